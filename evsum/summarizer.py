@@ -1,0 +1,130 @@
+"""Extractive summaries: choose verbatim sentences that answer a question, with citations.
+
+Pipeline: one query embedding → hybrid candidates (sentences of the top fused
+passages and the top fused sentences) → feature scoring → MMR selection with a
+redundancy cut-off, a per-document cap and a word budget → reading order.
+When even the best candidate is not similar enough to the question, the answer
+is an explicit "no sufficient evidence" instead of filler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from evsum.features import FEATURE_NAMES, Candidates, collect_candidates
+from evsum.records import Summary, SummarySentence
+from evsum.retrieval import HybridRetriever
+from evsum.settings import SummarySettings
+from models.scorer import SentenceScorer
+
+NO_EVIDENCE_MESSAGE = (
+    "No sufficient evidence: no indexed source contains a sentence relevant enough to this question. "
+    "Try rephrasing, or ask a librarian to search further."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRequest:
+    """What to summarise and within which budget."""
+
+    question: str
+    max_sentences: int
+    max_words: int
+
+
+class Summariser:
+    """Builds extractive summaries over one loaded snapshot."""
+
+    def __init__(self, retriever: HybridRetriever, scorer: SentenceScorer, settings: SummarySettings,
+                 *, min_sentence_words: int = 4) -> None:
+        self.retriever = retriever
+        self.scorer = scorer
+        self.settings = settings
+        self.min_sentence_words = min_sentence_words
+
+    def candidates(self, question: str, query_vector: np.ndarray | None = None) -> Candidates:
+        """Scored-feature candidates for a question (also used by training and evaluation)."""
+        vector = self.retriever.embed_query(question) if query_vector is None else query_vector
+        return collect_candidates(
+            self.retriever, question, vector,
+            candidate_passages=self.settings.candidate_passages,
+            candidate_sentences=self.settings.candidate_sentences,
+            min_words=self.min_sentence_words,
+        )
+
+    def summarise(self, question: str, max_sentences: int | None = None,
+                  max_words: int | None = None) -> Summary:
+        """An extractive summary answering ``question``; every sentence verbatim with its citation."""
+        request = SummaryRequest(
+            question=question.strip(),
+            max_sentences=max_sentences or self.settings.max_sentences,
+            max_words=max_words or self.settings.max_words,
+        )
+        reader = self.retriever.reader
+        candidates = self.candidates(request.question)
+        if not len(candidates.ids) or float(candidates.cosine.max()) < self.settings.min_relevance:
+            return Summary(request.question, (), "no_evidence", NO_EVIDENCE_MESSAGE, reader.snapshot_id,
+                           candidates.retrieved_document_ids)
+        scores = self.scorer.score(candidates.features, FEATURE_NAMES)
+        chosen = self.select(candidates, scores, request)
+        sentences = reader.sentences([int(candidates.ids[i]) for i in chosen])
+        by_id = {s.id: s for s in sentences}
+        quoted = tuple(
+            SummarySentence(
+                sentence_id=int(candidates.ids[i]),
+                text=by_id[int(candidates.ids[i])].text,
+                citation=reader.citation(by_id[int(candidates.ids[i])]),
+                score=float(scores[i]),
+            )
+            for i in self.reading_order(candidates, scores, chosen)
+        )
+        return Summary(request.question, quoted, "answered", "", reader.snapshot_id,
+                       candidates.retrieved_document_ids)
+
+    def select(self, candidates: Candidates, scores: np.ndarray, request: SummaryRequest) -> list[int]:
+        """Maximal marginal relevance over candidate rows, within the budgets; returns row indices."""
+        reader = self.retriever.reader
+        vectors = np.asarray(reader.sentence_vectors[candidates.ids], dtype=np.float32)
+        docs = reader.sentence_doc[candidates.ids]
+        words = reader.sentence_words[candidates.ids]
+        relevance = _minmax(scores)
+        lam = self.settings.mmr_lambda
+        chosen: list[int] = []
+        per_doc: dict[int, int] = {}
+        used_words = 0
+        max_similarity = np.full(len(scores), -1.0, dtype=np.float32)
+        available = np.ones(len(scores), dtype=bool)
+        while len(chosen) < request.max_sentences and available.any():
+            mmr = lam * relevance - (1.0 - lam) * np.maximum(max_similarity, 0.0)
+            mmr[~available] = -np.inf
+            best = int(np.argmax(mmr))
+            available[best] = False
+            if max_similarity[best] > self.settings.max_redundancy:
+                continue
+            if per_doc.get(int(docs[best]), 0) >= self.settings.per_document_cap:
+                continue
+            if chosen and used_words + int(words[best]) > request.max_words:
+                continue
+            chosen.append(best)
+            per_doc[int(docs[best])] = per_doc.get(int(docs[best]), 0) + 1
+            used_words += int(words[best])
+            max_similarity = np.maximum(max_similarity, vectors @ vectors[best])
+        return chosen
+
+    def reading_order(self, candidates: Candidates, scores: np.ndarray, chosen: list[int]) -> list[int]:
+        """Group chosen sentences by document (best document first), in document order within each."""
+        docs = self.retriever.reader.sentence_doc[candidates.ids]
+        best_of_doc: dict[int, float] = {}
+        for i in chosen:
+            doc = int(docs[i])
+            best_of_doc[doc] = max(best_of_doc.get(doc, -np.inf), float(scores[i]))
+        return sorted(chosen, key=lambda i: (-best_of_doc[int(docs[i])], int(candidates.ids[i])))
+
+
+def _minmax(values: np.ndarray) -> np.ndarray:
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-9:
+        return np.ones_like(values, dtype=np.float32)
+    return ((values - low) / (high - low)).astype(np.float32)

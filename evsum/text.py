@@ -1,0 +1,37 @@
+"""Text helpers shared by indexing and querying: one tokenizer for BM25 on both sides."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any, Sequence
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+
+
+def word_count(text: str) -> int:
+    """Number of word tokens in ``text`` (letters or digits)."""
+    return len(_WORD.findall(text))
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer  # PyStemmer: Snowball stemmers in C
+
+    return Stemmer.Stemmer("english")
+
+
+def bm25_tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-case, drop English stop words and stem: the BM25 analyser for index and query."""
+    import bm25s
+
+    tokens = bm25s.tokenize(
+        list(texts),
+        stopwords="en",
+        stemmer=_stemmer().stemWords,
+        return_ids=False,
+        show_progress=False,
+        token_pattern=_TOKEN_PATTERN,
+    )
+    return [list(t) for t in tokens]

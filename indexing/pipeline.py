@@ -1,0 +1,404 @@
+"""The indexing job: discover sources, parse what changed, embed, write a new snapshot.
+
+Documents are keyed by the SHA-256 of their content (the file bytes of a PDF,
+the canonical JSON of an abstract).  A rerun on unchanged input parses and
+embeds nothing and writes no snapshot; changed inputs are re-indexed and the
+stored vectors of unchanged documents are reused.  The new snapshot is only
+made current once it is complete (see ``indexing.snapshot``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from evsum.errors import IndexingError, UnreadableDocumentError
+from evsum.records import Document, Page, Passage, Sentence
+from evsum.settings import IndexSettings
+from indexing.abstracts import BadLine, read_abstracts
+from indexing.parsed import ParsedSource
+from indexing.segment import segment
+from indexing.snapshot import (
+    DocumentContent,
+    current_snapshot_dir,
+    iter_document_content,
+    read_info,
+    write_snapshot,
+)
+from models.encoders import Encoder
+
+SOURCE_SUFFIXES = {".pdf": "pdf", ".jsonl": "jsonl"}
+MANIFEST_NAME = "manifest.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedSource:
+    """A source that was not indexed, with a one-line reason."""
+
+    path: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One document found in the inputs, hashed but not yet parsed (PDF) or already parsed (JSONL)."""
+
+    id: str
+    sha256: str
+    source_path: str
+    source_kind: str
+    metadata: dict[str, str]
+    parsed: ParsedSource | None = None
+    replaces_by_id: bool = False  # abstracts: the same record id replaces an older version
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """What an indexing run did; ``summary()`` is the final line printed by the CLI."""
+
+    snapshot_id: str | None = None
+    up_to_date: bool = False
+    files: int = 0
+    documents: int = 0
+    new_documents: int = 0
+    reused_documents: int = 0
+    removed_documents: int = 0
+    pages: int = 0
+    passages: int = 0
+    sentences: int = 0
+    new_passages: int = 0
+    skipped: list[SkippedSource] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: files, documents, pages, passages, sentences, skipped, seconds."""
+        state = "up to date, nothing to do" if self.up_to_date else f"snapshot {self.snapshot_id}"
+        rate = self.new_passages / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"{state}: {self.files} files, {self.documents} documents ({self.new_documents} new, "
+            f"{self.reused_documents} unchanged, {self.removed_documents} removed), {self.pages} pages, "
+            f"{self.passages} passages, {self.sentences} sentences, {len(self.skipped)} skipped, "
+            f"{len(self.duplicates)} duplicates, {self.seconds:.1f} s ({rate:.1f} new passages/s)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file to index with the manifest metadata that applies to it."""
+
+    path: Path
+    kind: str
+    metadata: dict[str, str]
+
+
+def discover_sources(paths: Iterable[Path]) -> tuple[list[SourceFile], list[SkippedSource]]:
+    """Expand files and folders (recursively) into PDF and JSONL sources.
+
+    A ``manifest.csv`` with a ``file`` column in a folder gives metadata (title,
+    publisher, doi, licence, kind, ...) to the files it names, relative to it.
+    """
+    found: dict[Path, SourceFile] = {}
+    skipped: list[SkippedSource] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            manifests = _read_manifests(path)
+            for file in sorted(path.rglob("*")):
+                kind = SOURCE_SUFFIXES.get(file.suffix.lower())
+                if kind and file.is_file():
+                    found.setdefault(file.resolve(), SourceFile(file, kind, _manifest_for(file, manifests)))
+        elif path.is_file():
+            kind = SOURCE_SUFFIXES.get(path.suffix.lower())
+            if kind is None:
+                skipped.append(SkippedSource(str(path), "unsupported file type (expected .pdf or .jsonl)"))
+                continue
+            found.setdefault(path.resolve(), SourceFile(path, kind, _manifest_for(path, _read_manifests(
+                path.parent))))
+        else:
+            skipped.append(SkippedSource(str(path), "no such file or directory"))
+    return list(found.values()), skipped
+
+
+def _read_manifests(folder: Path) -> dict[Path, dict[str, str]]:
+    metadata: dict[Path, dict[str, str]] = {}
+    for manifest in sorted(folder.rglob(MANIFEST_NAME)) if folder.is_dir() else []:
+        with manifest.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or "file" not in reader.fieldnames:
+                continue
+            for row in reader:
+                target = (manifest.parent / row["file"]).resolve()
+                metadata[target] = {k: v.strip() for k, v in row.items()
+                                    if k and k != "file" and v and v.strip()}
+    return metadata
+
+
+def _manifest_for(file: Path, manifests: dict[Path, dict[str, str]]) -> dict[str, str]:
+    return dict(manifests.get(file.resolve(), {}))
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+ParseFunction = Callable[[Path], ParsedSource]
+
+
+def _default_pdf_parser(settings: IndexSettings) -> ParseFunction:
+    def parse(path: Path) -> ParsedSource:
+        from indexing.pdf import parse_pdf  # PyMuPDF is imported only when a PDF needs parsing
+
+        return parse_pdf(path, detect_tables=settings.table_detection)
+
+    return parse
+
+
+def run_index(
+    paths: Sequence[Path],
+    settings: IndexSettings,
+    encoder: Encoder,
+    *,
+    prune: bool = False,
+    progress: bool = True,
+    parse_pdf: ParseFunction | None = None,
+) -> IndexReport:
+    """Index ``paths`` into ``settings.index_dir``; see the module docstring for the rules."""
+    started = time.perf_counter()
+    report = IndexReport()
+    parse = parse_pdf or _default_pdf_parser(settings)
+    sources, report.skipped = discover_sources(paths)
+    report.files = len(sources)
+
+    existing = _existing_documents(settings.index_dir, encoder)
+    candidates = _collect_candidates(sources, report)
+
+    by_sha = {d.sha256: d for d in existing.values()}
+    keep_ids: set[str] = set()
+    new: list[Candidate] = []
+    seen_sha: dict[str, str] = {}
+    for candidate in candidates:
+        if candidate.sha256 in seen_sha:
+            report.duplicates.append((candidate.source_path, seen_sha[candidate.sha256]))
+            continue
+        seen_sha[candidate.sha256] = candidate.source_path
+        if candidate.sha256 in by_sha:
+            keep_ids.add(by_sha[candidate.sha256].id)
+        else:
+            new.append(candidate)
+
+    superseded = {c.source_path for c in new if not c.replaces_by_id}
+    replaced_ids = {c.id for c in new}
+    for document in existing.values():
+        if document.id in keep_ids:
+            continue
+        if prune or document.source_path in superseded and document.source_kind == "pdf":
+            continue
+        if document.id in replaced_ids:
+            continue
+        keep_ids.add(document.id)
+    report.removed_documents = len(existing) - len(keep_ids)
+
+    t_parse = time.perf_counter()
+    parsed_new = _parse_new(new, parse, report, progress)
+    report.timings["parse_s"] = time.perf_counter() - t_parse
+
+    if not parsed_new and report.removed_documents == 0 and existing:
+        report.up_to_date = True
+        _fill_counts(report, settings.index_dir, existing)
+        report.reused_documents = len(existing)
+        report.seconds = time.perf_counter() - started
+        return report
+    if not parsed_new and not keep_ids:
+        report.seconds = time.perf_counter() - started
+        raise IndexingError("nothing could be indexed: " + (
+            "; ".join(f"{s.path}: {s.reason}" for s in report.skipped[:5]) or "no PDF or JSONL sources found"))
+
+    contents = _reuse_existing(settings.index_dir, [d for d in existing if d in keep_ids])
+    report.reused_documents = len(contents)
+    t_embed = time.perf_counter()
+    contents.extend(_build_new(parsed_new, contents, settings, encoder, progress, report))
+    report.timings["segment_embed_s"] = time.perf_counter() - t_embed
+
+    t_write = time.perf_counter()
+    info = write_snapshot(settings.index_dir, contents, encoder.name, encoder.dim, keep=settings.keep_snapshots)
+    report.timings["write_s"] = time.perf_counter() - t_write
+    report.snapshot_id = info.id
+    report.documents, report.pages = info.documents, info.pages
+    report.passages, report.sentences = info.passages, info.sentences
+    report.new_documents = len(parsed_new)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _existing_documents(index_dir: Path, encoder: Encoder) -> dict[str, Document]:
+    snapshot = current_snapshot_dir(index_dir)
+    if snapshot is None or not snapshot.is_dir():
+        return {}
+    try:
+        info = read_info(snapshot)
+    except (OSError, ValueError, TypeError):
+        return {}  # unreadable snapshot: rebuild from scratch, never reuse its vectors
+    if info.encoder != encoder.name:
+        return {}  # vectors from another model cannot be mixed in
+    from indexing.snapshot import connect_readonly, row_to_document
+
+    connection = connect_readonly(snapshot)
+    try:
+        rows = connection.execute("SELECT * FROM documents ORDER BY idx").fetchall()
+    finally:
+        connection.close()
+    return {row["id"]: row_to_document(row) for row in rows}
+
+
+def _collect_candidates(sources: list[SourceFile], report: IndexReport) -> list[Candidate]:
+    candidates: list[Candidate] = []
+    for source in sources:
+        if source.kind == "pdf":
+            try:
+                sha = sha256_file(source.path)
+            except OSError as error:
+                report.skipped.append(SkippedSource(str(source.path), f"cannot read file: {error.strerror}"))
+                continue
+            candidates.append(Candidate(sha[:16], sha, str(source.path), "pdf", dict(source.metadata)))
+            continue
+        try:
+            for item in read_abstracts(source.path):
+                if isinstance(item, BadLine):
+                    report.skipped.append(SkippedSource(f"{source.path}:{item.line_number}", item.reason))
+                    continue
+                metadata = {**source.metadata, **item.source.metadata}
+                candidates.append(Candidate(item.record_id, item.sha256, str(source.path), "abstract",
+                                            metadata, item.source, replaces_by_id=True))
+        except (OSError, UnicodeDecodeError) as error:
+            report.skipped.append(SkippedSource(str(source.path), f"cannot read JSONL file: {error}"))
+    return candidates
+
+
+def _parse_new(new: list[Candidate], parse: ParseFunction, report: IndexReport,
+               progress: bool) -> list[Candidate]:
+    parsed: list[Candidate] = []
+    pdfs = [c for c in new if c.parsed is None]
+    for candidate in tqdm(pdfs, desc="parse", unit="file", disable=not progress or not pdfs):
+        try:
+            candidate.parsed = parse(Path(candidate.source_path))
+        except UnreadableDocumentError as error:
+            report.skipped.append(SkippedSource(candidate.source_path, error.reason))
+            continue
+        except Exception as error:  # a parser bug on one file must not stop the run
+            report.skipped.append(SkippedSource(candidate.source_path, f"parser error: {error!r}"[:200]))
+            continue
+    for candidate in new:
+        if candidate.parsed is not None:
+            parsed.append(candidate)
+    return parsed
+
+
+def _reuse_existing(index_dir: Path, document_ids: list[str]) -> list[DocumentContent]:
+    snapshot = current_snapshot_dir(index_dir)
+    if snapshot is None or not document_ids:
+        return []
+    contents = list(iter_document_content(snapshot, document_ids))
+    return _renumber(contents)
+
+
+def _renumber(contents: list[DocumentContent]) -> list[DocumentContent]:
+    """Give reused documents dense ids again, in their new order."""
+    next_sentence, next_passage = 0, 0
+    out: list[DocumentContent] = []
+    for content in contents:
+        s_map = {s.id: next_sentence + i for i, s in enumerate(content.sentences)}
+        p_map = {p.id: next_passage + i for i, p in enumerate(content.passages)}
+        sentences = [_replace_sentence(s, s_map[s.id], p_map.get(s.passage_id, -1)) for s in content.sentences]
+        passages = [_replace_passage(p, p_map[p.id], s_map[p.first_sentence_id], s_map[p.last_sentence_id])
+                    for p in content.passages]
+        out.append(DocumentContent(content.document, content.pages, sentences, passages,
+                                   content.sentence_vectors, content.passage_vectors))
+        next_sentence += len(sentences)
+        next_passage += len(passages)
+    return out
+
+
+def _replace_sentence(s: Sentence, new_id: int, passage_id: int) -> Sentence:
+    return Sentence(new_id, s.document_id, s.page, s.char_start, s.char_end, s.text, s.role, s.section,
+                    s.position, passage_id)
+
+
+def _replace_passage(p: Passage, new_id: int, first: int, last: int) -> Passage:
+    return Passage(new_id, p.document_id, p.page, p.char_start, p.char_end, p.text, p.role, p.section,
+                   first, last)
+
+
+def _build_new(new: list[Candidate], reused: list[DocumentContent], settings: IndexSettings,
+               encoder: Encoder, progress: bool, report: IndexReport) -> list[DocumentContent]:
+    next_sentence = sum(len(c.sentences) for c in reused)
+    next_passage = sum(len(c.passages) for c in reused)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    built: list[DocumentContent] = []
+    for candidate in new:
+        assert candidate.parsed is not None
+        parsed = candidate.parsed
+        sentences, passages = segment(parsed, candidate.id, passage_max_words=settings.passage_max_words,
+                                      first_sentence_id=next_sentence, first_passage_id=next_passage)
+        next_sentence += len(sentences)
+        next_passage += len(passages)
+        metadata = {**parsed.metadata, **candidate.metadata}
+        title = metadata.pop("title", "") or parsed.title or Path(candidate.source_path).stem
+        document = Document(
+            id=candidate.id, sha256=candidate.sha256, title=title, source_path=candidate.source_path,
+            source_kind=candidate.source_kind, pages=len(parsed.pages), indexed_at=now, metadata=metadata,
+        )
+        pages = [Page(candidate.id, p.number, p.text, p.width, p.height, p.lines) for p in parsed.pages]
+        empty = np.zeros((0, encoder.dim), dtype=np.float32)
+        built.append(DocumentContent(document, pages, sentences, passages, empty, empty))
+    passage_texts = [p.text for c in built for p in c.passages]
+    sentence_texts = [s.text for c in built for s in c.sentences]
+    report.new_passages = len(passage_texts)
+    passage_vectors = _encode(encoder, passage_texts, settings.embed_batch_size, "embed passages", progress)
+    sentence_vectors = _encode(encoder, sentence_texts, settings.embed_batch_size, "embed sentences", progress)
+    p_cursor = s_cursor = 0
+    for content in built:
+        content.passage_vectors = passage_vectors[p_cursor:p_cursor + len(content.passages)]
+        content.sentence_vectors = sentence_vectors[s_cursor:s_cursor + len(content.sentences)]
+        p_cursor += len(content.passages)
+        s_cursor += len(content.sentences)
+    return built
+
+
+def _encode(encoder: Encoder, texts: list[str], batch_size: int, label: str, progress: bool) -> np.ndarray:
+    """Encode in chunks with a progress bar; length-sorted so batches pad little."""
+    if not texts:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    chunk = max(batch_size * 8, 1)
+    with tqdm(total=len(texts), desc=label, unit="text", disable=not progress) as bar:
+        for start in range(0, len(texts), chunk):
+            idx = order[start:start + chunk]
+            out[idx] = encoder.encode_passages([texts[i] for i in idx])
+            bar.update(len(idx))
+    return out
+
+
+def _fill_counts(report: IndexReport, index_dir: Path, existing: dict[str, Document]) -> None:
+    snapshot = current_snapshot_dir(index_dir)
+    if snapshot is None:
+        return
+    info = read_info(snapshot)
+    report.snapshot_id = info.id
+    report.documents, report.pages = info.documents, info.pages
+    report.passages, report.sentences = info.passages, info.sentences

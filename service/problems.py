@@ -1,0 +1,85 @@
+"""RFC 9457 problem details: every error response is ``application/problem+json``, mapped here once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from evsum.errors import (
+    EvsumError,
+    IndexNotReadyError,
+    InvalidRequestError,
+    NotFoundError,
+)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://evsum.local/problems/"
+logger = logging.getLogger("evsum.service")
+
+_STATUS_OF: list[tuple[type[EvsumError], int, str]] = [
+    (NotFoundError, 404, "not-found"),
+    (IndexNotReadyError, 503, "index-not-ready"),
+    (InvalidRequestError, 400, "invalid-request"),
+]
+
+
+def problem(status: int, title: str, detail: str, slug: str, instance: str | None = None,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Map domain errors, validation errors, HTTP errors and crashes to problem+json."""
+
+    @app.exception_handler(EvsumError)
+    async def _domain(request: Request, error: EvsumError) -> JSONResponse:
+        for kind, status, slug in _STATUS_OF:
+            if isinstance(error, kind):
+                headers = {"Retry-After": "30"} if status == 503 else None
+                return problem(status, _title(slug), str(error), slug, request.url.path, headers)
+        logger.exception("unmapped evsum error")
+        return problem(500, "Internal error", str(error), "internal", request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
+            for e in error.errors()
+        ]
+        detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors)
+        return problem(422, "Invalid request", detail, "validation", request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem(error.status_code, _title_for_status(error.status_code), str(error.detail),
+                       f"http-{error.status_code}", request.url.path, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, error: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s", request.url.path)
+        return problem(500, "Internal error", "the server failed to handle this request", "internal",
+                       request.url.path)
+
+
+def _title(slug: str) -> str:
+    return slug.replace("-", " ").capitalize()
+
+
+def _title_for_status(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

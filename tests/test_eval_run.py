@@ -1,0 +1,184 @@
+"""End-to-end evaluation runs with the hash encoder on a handful of real PubMedQA and SciFact items."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SHARED, make_settings
+
+from eval.baselines import SentencePools
+from eval.cli import main, register
+from eval.common import EvalOptions, load_engine
+from eval.generic import run_generic
+from eval.pubmedqa import BASELINES, run_pubmedqa
+from eval.rationale import index_map
+from eval.scifact import run_scifact
+from indexing.pipeline import run_index
+from models.encoders import HashEncoder
+
+PUBMEDQA = SHARED / "data" / "pubmedqa" / "pqal_dev.json"
+SCIFACT = SHARED / "data" / "scifact"
+OUTPUTS = ("metrics.json", "predictions.jsonl", "report.html")
+
+
+def _options(out: Path, index_dir: Path, **kwargs: Any) -> EvalOptions:
+    return EvalOptions(out=out, index_dir=index_dir, encoder="hash", progress=False, **kwargs)
+
+
+def _check_outputs(out: Path, n: int) -> dict[str, Any]:
+    for name in OUTPUTS:
+        assert (out / name).is_file(), name
+    lines = (out / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == n and all(json.loads(line)["sentences"] is not None for line in lines)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") >= 2
+    return dict(json.loads((out / "metrics.json").read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def pubmedqa_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = json.loads(PUBMEDQA.read_text(encoding="utf-8"))
+    keys = list(data)[:6]
+    path = tmp_path_factory.mktemp("pubmedqa") / "ori_pqal.json"
+    path.write_text(json.dumps({k: data[k] for k in keys}), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def pubmedqa_run(pubmedqa_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, Any]]:
+    root = tmp_path_factory.mktemp("pubmedqa-run")
+    index_dir = root / "index"
+    metrics = run_pubmedqa(pubmedqa_file, _options(root / "out", index_dir), encoder=HashEncoder())
+    return root / "out", index_dir, metrics
+
+
+def test_pubmedqa_run_writes_metrics_predictions_and_report(pubmedqa_run: tuple[Path, Path, dict[str, Any]]) -> None:
+    out, _, returned = pubmedqa_run
+    metrics = _check_outputs(out, 6)
+    assert metrics["n"] == returned["n"] == 6
+    system = metrics["system"]
+    for key in ("rouge1", "rouge2", "rougeL", "recall_at_1", "recall_at_5", "citation_valid",
+                "latency_ms_p50", "latency_ms_p95"):
+        assert isinstance(system[key], float), key
+    assert system["citation_valid"] == 1.0 and system["cited_sentences"] > 0
+    assert system["latency_ms_p95"] >= system["latency_ms_p50"] > 0
+    assert 0.0 <= system["recall_at_1"] <= system["recall_at_5"] <= 1.0
+    for name in BASELINES:
+        assert set(metrics["baselines"][name]) == {"rouge1", "rouge2", "rougeL"}
+    oracle = metrics["baselines"]["oracle"]["rougeL"]
+    assert all(oracle >= metrics["baselines"][name]["rougeL"] for name in ("lead", "bm25", "cosine"))
+    assert oracle >= system["rougeL"]
+    row = json.loads((out / "predictions.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert {"id", "question", "sentences", "retrieved_document_ids", "latency_ms", "baselines"} <= set(row)
+    for sentence in row["sentences"]:
+        assert {"document_id", "page", "char_start", "char_end", "citation_valid"} <= set(sentence)
+
+
+def test_http_backend_gives_the_same_answers(pubmedqa_file: Path, pubmedqa_run: tuple[Path, Path, dict[str, Any]],
+                                             tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    _, index_dir, in_process = pubmedqa_run
+    encoder = HashEncoder()
+    with TestClient(create_app(make_settings(index_dir), encoder=encoder)) as client:
+        metrics = run_pubmedqa(pubmedqa_file, _options(tmp_path, index_dir), encoder=encoder, http_client=client)
+    assert metrics["run"]["backend"] == "http"
+    assert metrics["system"]["citation_valid"] == 1.0
+    for key in ("rougeL", "recall_at_5", "cited_sentences"):
+        assert metrics["system"][key] == pytest.approx(in_process["system"][key])
+
+
+def test_jsonl_run_over_the_current_index(pubmedqa_file: Path, pubmedqa_run: tuple[Path, Path, dict[str, Any]],
+                                          tmp_path: Path) -> None:
+    _, index_dir, _ = pubmedqa_run
+    items = json.loads(pubmedqa_file.read_text(encoding="utf-8"))
+    gold = tmp_path / "gold.jsonl"
+    lines = [{"id": pmid, "question": item["QUESTION"], "gold_summary": item["LONG_ANSWER"],
+              "gold_sources": ["pubmedqa_abstracts.jsonl"], "gold_sentences": [item["CONTEXTS"][0]],
+              "gold_doc_ids": [pmid]} for pmid, item in list(items.items())[:4]]
+    lines.append({"question": "What is the boiling point of tungsten?"})
+    gold.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    metrics = run_generic(gold, _options(tmp_path / "out", index_dir), encoder=HashEncoder())
+    _check_outputs(tmp_path / "out", 5)
+    assert metrics["counts"]["with_gold_summary"] == 4 and metrics["n"] == 5
+    system = metrics["system"]
+    assert system["citation_valid"] == 1.0
+    assert 0.0 < system["source_recall"] <= 1.0  # every abstract comes from that file
+    assert 0.0 <= system["gold_sentence_hit"] <= 1.0 and 0.0 <= system["rougeL"] <= 1.0
+
+
+@pytest.fixture(scope="module")
+def scifact_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("scifact")
+    claims = [json.loads(line) for line in (SCIFACT / "claims_train.jsonl").read_text(encoding="utf-8").splitlines()]
+    chosen = [c for c in claims if c["evidence"]][:6]
+    wanted = {str(d) for c in chosen for d in [*c["evidence"], *c["cited_doc_ids"]]}
+    corpus, extra = [], 0
+    for line in (SCIFACT / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        doc_id = str(json.loads(line)["doc_id"])
+        if doc_id in wanted or extra < 25:
+            extra += doc_id not in wanted
+            corpus.append(line)
+    (root / "corpus.jsonl").write_text("\n".join(corpus) + "\n", encoding="utf-8")
+    (root / "claims.jsonl").write_text("\n".join(json.dumps(c) for c in chosen) + "\n", encoding="utf-8")
+    return root / "corpus.jsonl", root / "claims.jsonl"
+
+
+def test_scifact_run_reports_retrieval_and_rationales(scifact_files: tuple[Path, Path], tmp_path: Path) -> None:
+    corpus, claims = scifact_files
+    metrics = run_scifact(corpus, claims, _options(tmp_path / "out", tmp_path / "index"), encoder=HashEncoder())
+    _check_outputs(tmp_path / "out", 6)
+    system, baselines = metrics["system"], metrics["baselines"]
+    for key in ("ndcg_at_10", "recall_at_10", "rationale_precision", "rationale_recall", "rationale_f1"):
+        assert 0.0 <= system[key] <= 1.0, key
+    assert system["citation_valid"] == 1.0
+    assert {"ndcg_at_10", "recall_at_10"} <= set(baselines["bm25"]) and "ndcg_at_10" in baselines["dense"]
+    assert "rationale_f1" in baselines["cosine"] and metrics["n_rationale_pairs"] >= 6
+    rules = metrics["run"]["rationale_rules"]
+    assert rules["tuned_on"] == "train" and rules["system"]["k_max"] >= 1
+    assert system["rationale_recall"] > 0.0  # gold abstracts are given: some rationale is always found
+
+
+def test_sentence_index_mapping_falls_back_to_offsets(tmp_path: Path) -> None:
+    records = [
+        {"doc_id": 1, "title": "Clean", "abstract": ["First sentence of the abstract here.",
+                                                     "Second sentence follows it closely."]},
+        {"doc_id": 2, "title": "Merged", "abstract": ["Intro sentence stands alone here.",
+                                                      "Two sentences were given. As one single item here.",
+                                                      "Last given sentence of this one."]},
+    ]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    settings = make_settings(tmp_path / "index")
+    run_index([corpus], settings.index, HashEncoder(), progress=False)
+    engine = load_engine(settings, HashEncoder())
+    pools = SentencePools(engine.reader, 1)
+    clean, how = index_map(pools, "1", records[0])
+    assert how == "order" and sorted(clean.values()) == [0, 1]
+    merged, how = index_map(pools, "2", records[1])
+    texts = {s.id: s.text for s in engine.reader.sentences(list(merged))}
+    assert how == "offsets" and len(merged) == 4
+    assert sorted(merged.values()) == [0, 1, 1, 2]
+    assert {texts[i] for i, index in merged.items() if index == 1} == {"Two sentences were given.",
+                                                                        "As one single item here."}
+
+
+def test_cli_register_and_main(pubmedqa_file: Path, pubmedqa_run: tuple[Path, Path, dict[str, Any]],
+                               tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser(prog="evsum")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["eval", "scifact", "--corpus", "c.jsonl", "--claims", "k.jsonl", "--out", "o",
+                              "--split", "dev", "--max-sentences", "3"])
+    assert args.split == "dev" and args.max_sentences == 3 and args.encoder == "minilm" and callable(args.handler)
+    _, index_dir, _ = pubmedqa_run
+    code = main(["eval", "pubmedqa", str(pubmedqa_file), "--out", str(tmp_path / "out"), "--encoder", "hash",
+                 "--index-dir", str(index_dir), "--limit", "2", "--split", "all", "--no-progress"])
+    assert code == 0 and json.loads((tmp_path / "out" / "metrics.json").read_text())["n"] == 2
+    assert main(["pubmedqa", str(tmp_path / "missing.json"), "--out", str(tmp_path / "x"), "--encoder", "hash"]) == 1
+    assert "no such file" in capsys.readouterr().err

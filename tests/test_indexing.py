@@ -1,0 +1,234 @@
+"""The indexing job on real PDFs: exact provenance, idempotence, crash safety, bad input."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pymupdf
+import pytest
+from conftest import CDC_OUTPATIENT, DIABETES_PAPER, PREPRINT, SAMPLE_CORPUS, WHO_DIET, make_settings
+
+from evsum.cli import main as cli_main
+from evsum.errors import IndexingError
+from indexing.pipeline import run_index
+from indexing.reader import IndexReader
+from indexing.snapshot import current_snapshot_dir
+from models.encoders import HashEncoder
+
+
+def _rows(index_dir: Path, sql: str) -> list[sqlite3.Row]:
+    snapshot = current_snapshot_dir(index_dir)
+    assert snapshot is not None
+    connection = sqlite3.connect(snapshot / "meta.sqlite")
+    connection.row_factory = sqlite3.Row
+    try:
+        return connection.execute(sql).fetchall()
+    finally:
+        connection.close()
+
+
+def test_every_sentence_and_passage_is_a_verbatim_span_of_its_page(sample_index: Path) -> None:
+    pages = {(r["document_id"], r["number"]): r["text"] for r in _rows(sample_index, "SELECT * FROM pages")}
+    sentences = _rows(sample_index, "SELECT * FROM sentences")
+    passages = _rows(sample_index, "SELECT * FROM passages")
+    assert len(sentences) > 1000 and len(passages) > 200
+    for row in [*sentences, *passages]:
+        assert pages[(row["document_id"], row["page"])][row["char_start"] : row["char_end"]] == row["text"]
+
+
+def test_page_numbers_match_pymupdf(sample_index: Path) -> None:
+    documents = {r["source_path"]: r for r in _rows(sample_index, "SELECT * FROM documents")}
+    assert len(documents) == 4
+    for path, row in documents.items():
+        with pymupdf.open(path) as pdf:
+            assert row["pages"] == pdf.page_count
+        numbers = [r["number"] for r in _rows(
+            sample_index, f"SELECT number FROM pages WHERE document_id = '{row['id']}' ORDER BY number")]
+        assert numbers == list(range(1, row["pages"] + 1))
+    sentence_pages = _rows(sample_index, "SELECT DISTINCT s.page, d.pages FROM sentences s "
+                                         "JOIN documents d ON d.id = s.document_id")
+    assert all(1 <= r["page"] <= r["pages"] for r in sentence_pages)
+
+
+def test_manifest_metadata_and_titles_are_attached(sample_index: Path) -> None:
+    reader = IndexReader.open(sample_index)
+    by_name = {Path(d.source_path).name: d for d in reader.documents.values()}
+    who = by_name[WHO_DIET.name]
+    assert who.title == "Healthy diet (WHO-EM/NUT/282/E)"
+    assert who.metadata["licence"].startswith("CC BY-NC-SA")
+    assert who.metadata["kind"] == "guideline"
+    assert by_name[DIABETES_PAPER.name].metadata["doi"] == "10.1007/s00125-024-06103-w"
+    assert all(len(d.sha256) == 64 and d.id == d.sha256[:16] for d in reader.documents.values())
+
+
+def test_references_are_not_indexed(sample_index: Path) -> None:
+    roles = {r["role"] for r in _rows(sample_index, "SELECT DISTINCT role FROM sentences")}
+    assert "reference" not in roles
+    assert "body" in roles and "heading" in roles
+
+
+def test_vectors_are_aligned_with_rows(sample_index: Path) -> None:
+    reader = IndexReader.open(sample_index)
+    assert reader.sentence_vectors.shape == (reader.n_sentences, 384)
+    assert reader.passage_vectors.shape == (reader.n_passages, 384)
+    sentence = reader.sentences([123])[0]
+    expected = HashEncoder().encode_passages([sentence.text])[0]
+    assert np.allclose(reader.sentence_vectors[123], expected, atol=1e-6)
+
+
+def _copy(sources: list[Path], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        shutil.copy(source, folder / source.name)
+    return folder
+
+
+def test_rerun_on_unchanged_input_does_no_work(tmp_path: Path) -> None:
+    corpus = _copy([WHO_DIET], tmp_path / "corpus")
+    settings = make_settings(tmp_path / "index")
+    first = run_index([corpus], settings.index, HashEncoder(), progress=False)
+    calls: list[Path] = []
+
+    def must_not_parse(path: Path):  # type: ignore[no-untyped-def]
+        calls.append(path)
+        raise AssertionError("parsed an unchanged file")
+
+    second = run_index([corpus], settings.index, HashEncoder(), progress=False, parse_pdf=must_not_parse)
+    assert second.up_to_date and second.snapshot_id == first.snapshot_id and not calls
+    assert current_snapshot_dir(settings.index.index_dir) == settings.index.index_dir / "snapshots" / first.snapshot_id
+
+
+def test_changed_file_is_reindexed_and_unchanged_vectors_reused(tmp_path: Path) -> None:
+    corpus = _copy([WHO_DIET, DIABETES_PAPER], tmp_path / "corpus")
+    settings = make_settings(tmp_path / "index")
+    run_index([corpus], settings.index, HashEncoder(), progress=False)
+    before = IndexReader.open(settings.index.index_dir)
+    who_before = next(d for d in before.documents.values() if d.source_path.endswith(WHO_DIET.name))
+    # Replace the diabetes paper's content under the same path.
+    shutil.copy(PREPRINT, corpus / DIABETES_PAPER.name)
+    parsed: list[str] = []
+    from indexing.pdf import parse_pdf
+
+    def counting_parse(path: Path):  # type: ignore[no-untyped-def]
+        parsed.append(path.name)
+        return parse_pdf(path)
+
+    report = run_index([corpus], settings.index, HashEncoder(), progress=False, parse_pdf=counting_parse)
+    assert parsed == [DIABETES_PAPER.name]
+    assert report.new_documents == 1 and report.reused_documents == 1 and report.removed_documents == 1
+    after = IndexReader.open(settings.index.index_dir)
+    assert len(after.documents) == 2
+    assert who_before.id in after.documents
+    assert any(d.sha256 == _sha(PREPRINT) for d in after.documents.values())
+    # Reused rows still satisfy the offsets invariant and vectors still match their text.
+    who_sentences = [s for s in after.sentences(range(after.n_sentences)) if s.document_id == who_before.id]
+    page = after.page(who_before.id, who_sentences[10].page)
+    assert page.text[who_sentences[10].char_start : who_sentences[10].char_end] == who_sentences[10].text
+    assert np.allclose(after.sentence_vectors[who_sentences[10].id],
+                       HashEncoder().encode_passages([who_sentences[10].text])[0], atol=1e-6)
+
+
+def _sha(path: Path) -> str:
+    from indexing.pipeline import sha256_file
+
+    return sha256_file(path)
+
+
+def test_same_file_under_two_paths_is_stored_once(tmp_path: Path) -> None:
+    corpus = _copy([WHO_DIET], tmp_path / "corpus")
+    shutil.copy(WHO_DIET, corpus / "copy-of-diet.pdf")
+    settings = make_settings(tmp_path / "index")
+    report = run_index([corpus], settings.index, HashEncoder(), progress=False)
+    assert report.documents == 1 and len(report.duplicates) == 1
+
+
+def test_prune_drops_removed_files(tmp_path: Path) -> None:
+    corpus = _copy([WHO_DIET, DIABETES_PAPER], tmp_path / "corpus")
+    settings = make_settings(tmp_path / "index")
+    run_index([corpus], settings.index, HashEncoder(), progress=False)
+    (corpus / DIABETES_PAPER.name).unlink()
+    kept = run_index([corpus], settings.index, HashEncoder(), progress=False)
+    assert kept.up_to_date and kept.documents == 2, "without --prune documents are kept"
+    pruned = run_index([corpus], settings.index, HashEncoder(), progress=False, prune=True)
+    assert pruned.documents == 1 and pruned.removed_documents == 1
+
+
+class ExplodingEncoder(HashEncoder):
+    """Fails part-way through embedding, like a crash mid-run."""
+
+    def __init__(self, fail_after: int) -> None:
+        super().__init__()
+        self.calls = 0
+        self.fail_after = fail_after
+
+    def encode_passages(self, texts, *, show_progress=False):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls > self.fail_after:
+            raise RuntimeError("simulated crash while embedding")
+        return super().encode_passages(texts)
+
+
+def test_failure_mid_index_leaves_previous_snapshot_serving(tmp_path: Path) -> None:
+    corpus = _copy([WHO_DIET], tmp_path / "corpus")
+    settings = make_settings(tmp_path / "index")
+    first = run_index([corpus], settings.index, HashEncoder(), progress=False)
+    reader = IndexReader.open(settings.index.index_dir)
+    hits_before = reader.bm25_passages("sugar intake adults", 5).ids.tolist()
+    _copy([CDC_OUTPATIENT], corpus)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_index([corpus], settings.index, ExplodingEncoder(fail_after=1), progress=False)
+    assert current_snapshot_dir(settings.index.index_dir).name == first.snapshot_id  # type: ignore[union-attr]
+    again = IndexReader.open(settings.index.index_dir)
+    assert again.snapshot_id == first.snapshot_id
+    assert again.bm25_passages("sugar intake adults", 5).ids.tolist() == hits_before
+    assert not list((settings.index.index_dir / "snapshots").glob(".staging-*"))
+    rerun = run_index([corpus], settings.index, HashEncoder(), progress=False)
+    assert rerun.documents == 2
+
+
+def test_bad_inputs_are_reported_and_the_run_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = _copy([WHO_DIET], tmp_path / "corpus")
+    (corpus / "empty.pdf").write_bytes(b"")
+    data = WHO_DIET.read_bytes()
+    (corpus / "truncated.pdf").write_bytes(data[: len(data) // 3])
+    (corpus / "notes.pdf").write_text("this is not a PDF", encoding="utf-8")
+    with pymupdf.open(WHO_DIET) as pdf:
+        pdf.save(corpus / "locked.pdf", encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw="secret", owner_pw="o")
+    with pymupdf.open() as image_only, pymupdf.open(WHO_DIET) as source:
+        pixmap = source[0].get_pixmap()
+        page = image_only.new_page(width=pixmap.width, height=pixmap.height)
+        page.insert_image(page.rect, pixmap=pixmap)
+        image_only.save(corpus / "scanned.pdf")
+    (corpus / "abstracts.jsonl").write_text('{"id": "a1", "text": "One finding here."}\n{broken\n',
+                                            encoding="utf-8")
+    index_dir = tmp_path / "index"
+    code = cli_main(["index", str(corpus), "--index-dir", str(index_dir), "--encoder", "hash", "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "empty.pdf: empty file" in err
+    assert "truncated.pdf: corrupt or truncated PDF" in err
+    assert "notes.pdf: not a PDF file" in err
+    assert "locked.pdf: encrypted PDF (password required)" in err
+    assert "scanned.pdf: no text layer" in err
+    assert "abstracts.jsonl:2: invalid JSON" in err
+    assert "2 documents" in out and "6 skipped" in out
+    assert len(IndexReader.open(index_dir).documents) == 2
+
+
+def test_nothing_indexable_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty.pdf").write_bytes(b"")
+    code = cli_main(["index", str(tmp_path / "empty.pdf"), "--index-dir", str(tmp_path / "i"), "--encoder", "hash"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("evsum: error: nothing could be indexed")
+    with pytest.raises(IndexingError):
+        run_index([tmp_path / "missing.pdf"], make_settings(tmp_path / "j").index, HashEncoder(), progress=False)
+
+
+def test_sample_corpus_has_attribution() -> None:
+    manifest = (SAMPLE_CORPUS / "manifest.csv").read_text(encoding="utf-8")
+    for pdf in SAMPLE_CORPUS.rglob("*.pdf"):
+        assert str(pdf.relative_to(SAMPLE_CORPUS)) in manifest

@@ -1,0 +1,107 @@
+"""Sentence splitting, passage grouping and abstract parsing keep exact offsets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evsum.records import Role
+from evsum.text import word_count
+from indexing.abstracts import BadLine, parse_abstract, read_abstracts
+from indexing.parsed import ParsedPage, ParsedSource, Region
+from indexing.segment import segment, split_sentences
+
+
+def test_split_sentences_keeps_abbreviations_and_decimals() -> None:
+    text = "Patients (n = 42) were enrolled, e.g. in Fig. 2. The HR was 0.8 (95% CI 0.6-0.9).  Dr. Lee agreed."
+    spans = split_sentences(text, offset=10)
+    pieces = [text[a - 10 : b - 10] for a, b in spans]
+    assert pieces == [
+        "Patients (n = 42) were enrolled, e.g. in Fig. 2.",
+        "The HR was 0.8 (95% CI 0.6-0.9).",
+        "Dr. Lee agreed.",
+    ]
+
+
+def _source(text: str, regions: list[Region]) -> ParsedSource:
+    return ParsedSource(title="t", pages=[ParsedPage(1, text)], regions=regions)
+
+
+def test_segment_offsets_roles_and_passage_budget() -> None:
+    body = " ".join(f"Sentence number {i} has exactly seven words." for i in range(40))
+    heading = "Results"
+    text = f"{heading}\n\n{body}\n\nSmith J et al. A reference. Nature 2020;1:2."
+    ref_start = text.index("Smith")
+    regions = [
+        Region(1, 0, len(heading), Role.HEADING, "Results"),
+        Region(1, len(heading) + 2, len(heading) + 2 + len(body), Role.BODY, "Results"),
+        Region(1, ref_start, len(text), Role.REFERENCE, "References"),
+    ]
+    sentences, passages = segment(_source(text, regions), "doc", passage_max_words=30)
+    assert all(text[s.char_start : s.char_end] == s.text for s in sentences)
+    assert all(text[p.char_start : p.char_end] == p.text for p in passages)
+    assert sentences[0].role is Role.HEADING and sentences[0].passage_id == -1
+    assert not any("reference" in s.text for s in sentences), "references are not indexed"
+    body_sentences = [s for s in sentences if s.role is Role.BODY]
+    assert len(body_sentences) == 40
+    assert all(word_count(p.text) <= 30 for p in passages)
+    assert [s.id for s in sentences] == list(range(len(sentences)))
+    for passage in passages:
+        inside = [s for s in sentences if s.passage_id == passage.id]
+        assert inside[0].id == passage.first_sentence_id and inside[-1].id == passage.last_sentence_id
+
+
+def test_segment_never_crosses_pages_or_sections() -> None:
+    page1, page2 = "Alpha one two three. Beta one two three.", "Gamma one two three."
+    source = ParsedSource("t", [ParsedPage(1, page1), ParsedPage(2, page2)], [
+        Region(1, 0, 20, Role.BODY, "Methods"),
+        Region(1, 21, len(page1), Role.BODY, "Results"),
+        Region(2, 0, len(page2), Role.BODY, "Results"),
+    ])
+    _, passages = segment(source, "d", passage_max_words=500)
+    assert [(p.page, p.section) for p in passages] == [(1, "Methods"), (1, "Results"), (2, "Results")]
+
+
+def test_scifact_sentences_stay_one_to_one() -> None:
+    record = {"doc_id": 4983, "title": "T", "abstract": ["First finding is here.", "Second, e.g. this one."],
+              "structured": False}
+    parsed = parse_abstract(record)
+    assert parsed.record_id == "4983"
+    sentences, _ = segment(parsed.source, "4983", passage_max_words=130)
+    assert [s.text for s in sentences] == record["abstract"]
+
+
+def test_pubmedqa_sections_become_headings() -> None:
+    record = {"id": "123", "contexts": ["We asked why.", "We found it."], "labels": ["BACKGROUND", "RESULTS"],
+              "year": "2001"}
+    parsed = parse_abstract(record)
+    sentences, _ = segment(parsed.source, "123", passage_max_words=130)
+    assert [(s.role, s.section, s.text) for s in sentences] == [
+        (Role.HEADING, "Background", "Background"),
+        (Role.BODY, "Background", "We asked why."),
+        (Role.HEADING, "Results", "Results"),
+        (Role.BODY, "Results", "We found it."),
+    ]
+    assert parsed.source.metadata == {"year": "2001"}
+
+
+def test_read_abstracts_reports_bad_lines(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"id": "1", "title": "Good", "text": "A finding. Another."}),
+        "{not json",
+        json.dumps(["a list"]),
+        json.dumps({"id": "2", "title": "Empty"}),
+    ]) + "\n", encoding="utf-8")
+    items = list(read_abstracts(path))
+    bad = {i.line_number: i.reason for i in items if isinstance(i, BadLine)}
+    assert set(bad) == {2, 3, 4}
+    assert bad[2].startswith("invalid JSON")
+    assert "no abstract text" in bad[4]
+
+
+@pytest.mark.parametrize("record", [{"text": "Same text."}, {"title": "x", "text": "Same text."}])
+def test_abstract_hash_depends_on_content(record: dict[str, str]) -> None:
+    assert parse_abstract(record).sha256 != parse_abstract({**record, "text": "Other text."}).sha256

@@ -1,0 +1,150 @@
+"""Ask page: a clinician asks a question and gets a cited, extractive draft summary.
+
+The page keeps the last answer in session state (replaced by every new
+question, never cached across questions) so that opening a source does not
+ask the service again.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import formatting as fmt
+from ui.client import ApiClient, ClientError, UISentence, UISummary
+from ui.state import RESULT_KEY, AskResult, LoadedSource, get_client, source_key
+
+
+def ask(client: ApiClient, question: str, max_sentences: int) -> None:
+    """Ask the service and store the outcome, replacing any previous one."""
+    previous = st.session_state.get(RESULT_KEY)
+    generation = previous.generation + 1 if isinstance(previous, AskResult) else 1
+    result = AskResult(generation=generation)
+    try:
+        with st.spinner("Finding and quoting the evidence…"):
+            result.summary = client.summarise(question, max_sentences)
+    except ClientError as error:
+        result.error = fmt.describe_error(error)
+    st.session_state[RESULT_KEY] = result
+
+
+def load_source(client: ApiClient, sentence: UISentence) -> LoadedSource:
+    """Fetch the cited page's text and, if the service can render it, its image."""
+    citation = sentence.citation
+    view = client.page(citation.document_id, citation.page, citation.char_start, citation.char_end)
+    try:
+        image = client.page_image(citation.document_id, citation.page, citation.char_start, citation.char_end)
+    except ClientError as error:
+        return LoadedSource(view=view, image_problem=fmt.describe_error(error))
+    return LoadedSource(view=view, image=image)
+
+
+def show_source(client: ApiClient, result: AskResult, sentence: UISentence, number: int) -> None:
+    """Show the cited page text with the span highlighted, and the rendered page if there is one."""
+    citation = sentence.citation
+    key = (citation.document_id, citation.page, citation.char_start, citation.char_end)
+    if key not in result.sources:
+        try:
+            result.sources[key] = load_source(client, sentence)
+        except ClientError as error:
+            st.error(fmt.describe_error(error), icon=":material/error:")
+            return
+    loaded = result.sources[key]
+
+    st.caption(f"{fmt.citation_marker(number)} {citation.title} — page {citation.page}")
+    if loaded.image is None:
+        show_cited_text(loaded, sentence)
+        if loaded.image_problem is not None:
+            st.caption(f"The page image is not available. {loaded.image_problem}")
+        else:
+            st.caption("No page image: this source has no PDF (for example, an abstract).")
+        return
+    text_tab, image_tab = st.tabs(["Cited text", f"Page {citation.page} as printed"])
+    with text_tab:
+        show_cited_text(loaded, sentence)
+    with image_tab:
+        st.image(
+            loaded.image,
+            caption=f"Page {citation.page} as printed, cited passage highlighted",
+            width="stretch",
+            output_format="PNG",
+        )
+
+
+def show_cited_text(loaded: LoadedSource, sentence: UISentence) -> None:
+    """The page text around the cited span, the span highlighted (or a warning if it cannot be placed)."""
+    view = loaded.view
+    highlight = view.highlight
+    if highlight is None:
+        st.warning("The cited passage could not be located on this page; the page text is shown unmarked.")
+        st.html(fmt.plain_text_html(view.text))
+        return
+    quoted = view.text[highlight.char_start : highlight.char_end]
+    if " ".join(quoted.split()) != " ".join(sentence.text.split()):
+        st.warning("The page text at the cited position differs from the quoted sentence.")
+    st.html(fmt.highlight_html(view.text, highlight.char_start, highlight.char_end))
+
+
+def show_summary(client: ApiClient, result: AskResult, summary: UISummary) -> None:
+    """Render a summary: banner, quoted sentences with citation markers, sources and references."""
+    if not summary.answered:
+        st.warning(summary.message or "No sufficient evidence was found in the indexed sources.")
+        return
+    if summary.draft:
+        st.warning(f"**{fmt.DRAFT_BANNER}.** {fmt.DRAFT_ADVICE}", icon=":material/warning:")
+    else:
+        st.info("This summary was reviewed and released by a librarian.", icon=":material/verified:")
+
+    st.markdown(f"**Question:** {fmt.escape_markdown(summary.question)}")
+    numbers, references = fmt.number_citations(summary.sentences)
+    for index, (sentence, number) in enumerate(zip(summary.sentences, numbers, strict=True)):
+        with st.container(border=True):
+            st.markdown(f"{fmt.escape_markdown(sentence.text)} **{fmt.citation_marker(number)}**")
+            source = st.expander(
+                fmt.source_label(number, sentence.citation),
+                key=source_key(result.generation, index),
+                on_change="rerun",
+            )
+            if source.open:
+                with source:
+                    show_source(client, result, sentence, number)
+
+    st.subheader("References")
+    for reference in references:
+        st.markdown(fmt.reference_markdown(reference))
+    st.caption(
+        f"Index snapshot {summary.snapshot_id or 'unknown'} · "
+        f"{len(summary.retrieved_document_ids)} documents searched"
+    )
+
+
+def main() -> None:
+    """The Ask page."""
+    client = get_client()
+    st.title("Ask a clinical question")
+    st.caption(
+        "Answers are sentences quoted word for word from the indexed guidelines and papers, "
+        "each with its source."
+    )
+    question = st.text_area(
+        "Question",
+        key="ask_question",
+        placeholder="e.g. Does hand hygiene before patient contact reduce infections in outpatient care?",
+        max_chars=2000,
+    )
+    max_sentences = st.slider("Maximum sentences in the answer", 1, 10, 3, key="ask_max_sentences")
+    if st.button("Ask", type="primary", key="ask_button"):
+        if question.strip():
+            ask(client, question.strip(), max_sentences)
+        else:
+            st.warning("Please type a question first.")
+
+    result = st.session_state.get(RESULT_KEY)
+    if not isinstance(result, AskResult):
+        return
+    if result.error is not None:
+        st.error(result.error, icon=":material/error:")
+    elif result.summary is not None:
+        show_summary(client, result, result.summary)
+
+
+main()
