@@ -100,31 +100,31 @@ def index_map(pools: SentencePools, document_id: str, record: Mapping[str, Any])
 
 def score_claim(engine: Any, retriever: HybridRetriever, pools: SentencePools, claim_id: str, claim: str,
                 rationales: Mapping[str, frozenset[int]], maps: Mapping[str, dict[int, int]]) -> list[PairScores]:
-    """Scores of every quotable sentence of each gold abstract of one claim."""
-    rows = {pools.row_of[d] for d in rationales if d in pools.row_of}
-    missing = [PairScores(claim_id, d, gold, (), np.zeros(0), np.zeros(0))
-               for d, gold in rationales.items() if d not in pools.row_of]
-    if not rows:
-        return missing
+    """Scores of every quotable sentence of each gold abstract of one claim, one abstract at a time.
+
+    Each abstract gets its own ``collect_candidates`` call, so features normalised
+    over the candidate set (BM25) are the same whatever other gold abstracts the claim has.
+    """
     summariser = engine.summariser
-    candidates = collect_candidates(
-        retriever, claim, retriever.embed_query(claim), candidate_passages=pools.reader.n_passages,
-        candidate_sentences=0, min_words=summariser.min_sentence_words, document_ids=rows,
-    )
-    scores = np.asarray(summariser.scorer.score(candidates.features, FEATURE_NAMES), dtype=np.float64)
-    cosine = np.asarray(candidates.cosine, dtype=np.float64)
-    docs = pools.reader.sentence_doc[candidates.ids]
+    query_vector: np.ndarray | None = None
     pairs: list[PairScores] = []
     for document_id, gold in rationales.items():
         if document_id not in pools.row_of:
+            pairs.append(PairScores(claim_id, document_id, gold, (), np.zeros(0), np.zeros(0)))
             continue
-        mask = docs == pools.row_of[document_id]
+        if query_vector is None:
+            query_vector = retriever.embed_query(claim)
+        candidates = collect_candidates(
+            retriever, claim, query_vector, candidate_passages=pools.reader.n_passages, candidate_sentences=0,
+            min_words=summariser.min_sentence_words, document_ids={pools.row_of[document_id]},
+        )
+        scores = np.asarray(summariser.scorer.score(candidates.features, FEATURE_NAMES), dtype=np.float64)
         mapping = maps[document_id]
-        ids = candidates.ids[mask].tolist()
+        ids = candidates.ids.tolist()
         keep = np.array([i in mapping for i in ids], dtype=bool)
         pairs.append(PairScores(claim_id, document_id, gold, tuple(mapping[i] for i in ids if i in mapping),
-                                scores[mask][keep], cosine[mask][keep]))
-    return pairs + missing
+                                scores[keep], np.asarray(candidates.cosine, dtype=np.float64)[keep]))
+    return pairs
 
 
 def predict(pair: PairScores, rule: SelectionRule, use_cosine: bool = False) -> set[int]:

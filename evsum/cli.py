@@ -20,6 +20,7 @@ from evsum.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CORPUS = REPO_ROOT / "samples" / "corpus"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 DEMO_QUESTION = "What hand hygiene is expected before and after patient contact in outpatient settings?"
 
 
@@ -75,6 +76,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return run_ui(settings.ui.api_url, args.ui_port or settings.ui.port)
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    """Add users, issue and revoke API keys in the workflow database."""
+    from service.admin_cli import run
+
+    return run(args, Settings().database_url)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question in-process and print the cited summary."""
     from evsum.engine import Engine
@@ -115,7 +123,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     index_args = argparse.Namespace(paths=[str(SAMPLE_CORPUS)], prune=False, no_progress=False,
                                     index_dir=str(settings.index.index_dir), encoder=args.encoder)
     cmd_index(index_args)
-    env = {**os.environ, "EVSUM_INDEX__INDEX_DIR": str(settings.index.index_dir)}
+    from service.admin_cli import bootstrap_demo_users
+
+    keys = bootstrap_demo_users(settings.database_url)
+    env = {**os.environ, "EVSUM_INDEX__INDEX_DIR": str(settings.index.index_dir),
+           "EVSUM_DATABASE_URL": settings.database_url, "EVSUM_UI__API_KEY": keys.librarian}
     if args.encoder:
         env["EVSUM_MODELS__ENCODER"] = args.encoder
     api_url = f"http://{settings.service.host}:{settings.service.port}"
@@ -124,12 +136,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         _wait_ready(api_url, timeout=180)
         response = httpx.post(f"{api_url}/v1/summaries", json={"question": args.question, "max_sentences": 3},
-                              timeout=60)
+                              headers={"Authorization": f"Bearer {keys.librarian}"}, timeout=60)
         response.raise_for_status()
         body = response.json()
         print(format_summary(body["question"], body["status"], body["message"],
                              [(s["text"], s["citation"]["title"], s["citation"]["page"],
                                s["citation"]["char_start"], s["citation"]["char_end"]) for s in body["sentences"]]))
+        print(f"\nAPI keys (database {settings.database_url}); send as 'Authorization: Bearer <key>':\n"
+              f"  admin:     {keys.admin}\n  librarian: {keys.librarian}   (the UI starts with this one)\n"
+              f"  reviewer:  {keys.reviewer}   (paste it in the UI sidebar to review and release)\n"
+              f"  e.g. curl -H 'Authorization: Bearer {keys.admin}' {api_url}/v1/users")
         if args.once:
             return 0
         if not args.no_ui:
@@ -167,6 +183,19 @@ def _wait_ready(api_url: str, timeout: float) -> None:
     raise EvsumError(f"the API at {api_url} did not become ready within {timeout:.0f} s")
 
 
+def cmd_train_scorer(args: argparse.Namespace) -> int:
+    """Train the sentence scorer on the PubMedQA train split and write its weights."""
+    from models.training import save_result, train_scorer
+
+    result = train_scorer(Path(args.pubmedqa), Path(args.index_dir), seed=args.seed, encoder_name=args.encoder,
+                          progress=not args.no_progress)
+    out = save_result(result, Path(args.pubmedqa), Path(args.out), seed=args.seed)
+    print(f"trained on {result.train_questions} questions ({result.pairs} pairs) in {result.seconds:.0f} s; "
+          f"dev top-1 ROUGE-L {result.dev_top1_rouge_trained:.4f} vs prior {result.dev_top1_rouge_prior:.4f} "
+          f"on {result.dev_questions} held-out questions; weights: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="evsum", description="Cited extractive evidence summaries.")
@@ -201,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--encoder", choices=["minilm", "hash"])
     ask.add_argument("--json", action="store_true", help="Print the API's JSON shape.")
 
+    from service.admin_cli import add_arguments as add_users_arguments
+
+    add_users_arguments(add("users", cmd_users, "Add users and revoke API keys (EVSUM_DATABASE_URL)."))
+
     demo = add("demo", cmd_demo, "Index the sample corpus, start the API and UI, ask a question.")
     demo.add_argument("--index-dir")
     demo.add_argument("--port", type=int)
@@ -209,6 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--question", default=DEMO_QUESTION)
     demo.add_argument("--no-ui", action="store_true", help="Start the API only.")
     demo.add_argument("--once", action="store_true", help="Exit after printing the answer.")
+    from eval.cli import register as register_eval
+    from models.scorer import DEFAULT_WEIGHTS_FILE
+
+    register_eval(sub)
+    train = add("train-scorer", cmd_train_scorer, "Train the sentence scorer from ../shared/data (seeded).")
+    train.add_argument("--pubmedqa", default=str(SHARED_DATA / "pubmedqa" / "pqal_dev.json"),
+                       help="PubMedQA file in the ori_pqal.json shape (train split used; dev held out).")
+    train.add_argument("--index-dir", default="data/train/pubmedqa-index", help="Where to index its abstracts.")
+    train.add_argument("--out", default=str(DEFAULT_WEIGHTS_FILE), help="Weights file to write.")
+    train.add_argument("--seed", type=int, default=13)
+    train.add_argument("--encoder", choices=["minilm", "hash"], default="minilm")
+    train.add_argument("--no-progress", action="store_true")
     return parser
 
 

@@ -10,7 +10,10 @@ non-zero.
     ├── IndexingError             an indexing run failed as a whole
     ├── IndexNotReadyError        no usable index snapshot is loaded
     ├── NotFoundError             a document or page does not exist
-    └── InvalidRequestError       a request is well-formed but not acceptable
+    ├── InvalidRequestError       a request is well-formed but not acceptable
+    ├── AuthenticationError       no, unknown or revoked API key (HTTP 401)
+    ├── PermissionDeniedError     the caller's role or relation forbids the action (HTTP 403)
+    └── ConflictError             a stale version or an illegal workflow transition (HTTP 409)
 """
 
 from __future__ import annotations
@@ -43,3 +46,23 @@ class NotFoundError(EvsumError):
 
 class InvalidRequestError(EvsumError):
     """A request is syntactically valid but cannot be served as asked."""
+
+
+class AuthenticationError(EvsumError):
+    """The request carries no API key, or an unknown or revoked one."""
+
+
+class PermissionDeniedError(EvsumError):
+    """The caller is authenticated but may not do this (wrong role, or approving their own draft)."""
+
+
+class ConflictError(EvsumError):
+    """The resource changed since the caller read it, or the action is illegal in its current state.
+
+    ``current_version`` is set for stale writes (optimistic locking) so the client can reload.
+    """
+
+    def __init__(self, message: str, *, current_version: int | None = None, state: str | None = None) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+        self.state = state

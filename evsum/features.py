@@ -23,6 +23,12 @@ FEATURE_NAMES: tuple[str, ...] = (
     "sentence_rrf",
     "relative_position",
     "log_words",
+    "section_background",
+    "section_methods",
+    "section_results",
+    "section_conclusions",
+    "has_number",
+    "finding_cue",
 )
 
 _BODY = ROLE_CODES[Role.BODY]
@@ -116,6 +122,9 @@ def _features(retriever: HybridRetriever, question: str, query_vector: np.ndarra
         _rank_score(sentence_ranking, ids),
         positions / np.maximum(doc_lengths, 1.0),
         np.log1p(reader.sentence_words[ids].astype(np.float32)) / 4.0,
+        *(reader.sentence_section[ids] == code for code in range(1, 5)),
+        reader.sentence_has_number[ids],
+        reader.sentence_finding_cue[ids],
     ]).astype(np.float32)
     return Candidates(ids, features, cosine, passage_ids, retrieved)
 

@@ -44,7 +44,10 @@ class ModelSettings(BaseModel):
         None, description="A local sentence-transformers directory to use instead of the packaged one."
     )
     device: str = Field("cpu", description="torch device for the encoder.")
-    threads: int = Field(2, ge=1, description="torch intra-op threads.")
+    threads: int = Field(2, ge=1, description="torch intra-op threads while indexing (batch encoding).")
+    query_threads: int = Field(
+        1, ge=1, description="torch intra-op threads while serving: one query at a time per request thread."
+    )
 
 
 class RetrievalSettings(BaseModel):
@@ -93,6 +96,7 @@ class UISettings(BaseModel):
 
     api_url: str = Field("http://127.0.0.1:8000", description="Base URL of the evsum API.")
     port: int = Field(8501, ge=1, le=65535)
+    api_key: str | None = Field(None, description="API key the UI sends (prefills the sidebar field).")
 
 
 class Settings(BaseSettings):
@@ -106,3 +110,8 @@ class Settings(BaseSettings):
     summary: SummarySettings = Field(default_factory=SummarySettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     ui: UISettings = Field(default_factory=UISettings)
+    database_url: str = Field(
+        "sqlite:///data/evsum.sqlite",
+        description="Drafts, releases, users and audit store (SQLAlchemy URL; EVSUM_DATABASE_URL). "
+        "SQLite file by default; e.g. postgresql+psycopg://user@host/db for PostgreSQL.",
+    )

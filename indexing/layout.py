@@ -37,7 +37,7 @@ _TRANSLATE = str.maketrans(
     | {chr(i): "" for i in range(0xE000, 0xF900)}  # private-use glyphs (icon fonts)
 )
 _MULTISPACE = re.compile(r" {2,}")
-_BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
+_BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi|[.,_-](?:B|BI|Bd|SB)$", re.IGNORECASE)
 _ACCENTS = {"´": "\u0301", "`": "\u0300", "¨": "\u0308", "˜": "\u0303", "ˆ": "\u0302", "¸": "\u0327",
             "˚": "\u030a", "ˇ": "\u030c"}
 _SPACING_ACCENT = re.compile(r"([A-Za-z])([´`¨˜ˆ¸˚ˇ]) (?=[a-z])")
@@ -182,7 +182,7 @@ def _line_from_spans(spans: list[dict[str, Any]], bbox: tuple[float, float, floa
         if match:
             width = (x1 - x0) * len(match.group(1)) / max(len(text), 1)
             lead = (int(match.group(1)), x0, x0 + width)
-    bold = bold_chars >= total - 2
+    bold = bold_chars >= max(total - 2, 0.8 * total)
     run_in = "" if bold else " ".join(lead_bold.split())
     return Line(text, x0, y0, x1, y1, sizes.most_common(1)[0][0], bold, lead, run_in)
 
@@ -236,7 +236,7 @@ _FURNITURE = re.compile(
 
 def margin_key(text: str) -> str:
     """Normalise a margin line so that running headers match across pages (digits dropped)."""
-    return _NON_WORD.sub(" ", _DIGITS.sub("#", text.lower())).strip()
+    return _NON_WORD.sub(" ", _DIGITS.sub("0", text.lower())).strip()
 
 
 def in_margin(line: Line, height: float, frac: float = 0.1) -> bool:
@@ -311,7 +311,8 @@ def split_block(lines: list[Line], body_size: float) -> list[list[Line]]:
         gap = line.y0 - prev.y1
         styled_prev = _heading_style(prev, body_size)
         styled = _heading_style(line, body_size)
-        if not same_row and (gap > 0.8 * max(prev.height, 1.0) or styled != styled_prev):
+        restyled = styled != styled_prev or (styled and (abs(line.size - prev.size) >= 0.5 or line.bold != prev.bold))
+        if not same_row and (gap > 0.8 * max(prev.height, 1.0) or restyled):
             groups.append([line])
         else:
             groups[-1].append(line)

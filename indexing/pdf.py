@@ -15,6 +15,7 @@ import html
 import pathlib
 import re
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pymupdf
@@ -46,7 +47,7 @@ _DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+")
 _YEAR_CUE = re.compile(
     r"(?:©|\(c\)|copyright|published|accepted|received|posted)\D{0,40}?\b((?:19|20)\d{2})\b", re.I
 )
-_NUMERIC_KEY = re.compile(r"(?:page |p )?(?:# )*#|[ivxlc]+")
+_NUMERIC_KEY = re.compile(r"(?:page |p )?(?:0 )*0|[ivxlc]+|")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _HYPHEN_WORD = re.compile(r"\b([A-Za-z]{2,})-([a-z]{2,})\b")
 _BAD_TITLE = re.compile(
@@ -373,7 +374,7 @@ _SECTION_NAMES = {
     "strengths and limitations": "Strengths and Limitations", "acknowledgements": "Acknowledgements",
     "acknowledgments": "Acknowledgements", "acknowledgement": "Acknowledgements",
     "acknowledgment": "Acknowledgements", "funding": "Funding", "references": "References",
-    "bibliography": "References", "literature cited": "References", "works cited": "References",
+    "bibliography": "References", "reference": "References", "literature cited": "References", "works cited": "References",
     "references and notes": "References", "reference list": "References", "references cited": "References",
     "further reading": "Further Reading", "supporting information": "Supporting Information",
     "author contributions": "Author Contributions", "authors contributions": "Author Contributions",
@@ -403,7 +404,7 @@ _PREFIX_SECTIONS = re.compile(r"^(supplementa(?:ry|l)|appendix|appendices|annex|
 _NUMBERING = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[IVXLC]+[.)]|[A-Z][.)])\s+")
 _CAPTION = re.compile(
     r"(?:(?:Supplementary|Supplemental|Extended\s+Data|Appendix)\s+)?"
-    r"(?:Figure|Fig\.?|FIGURE|FIG\.?|Table|TABLE|Box|BOX|Scheme|Chart|Panel|Exhibit)\s*[A-Z]?\d+"
+    r"(?:Figure|Fig\.?|FIGURE|FIG\.?|Table|TABLE|Box|BOX|Scheme|Chart|Panel|Exhibit)\s*[A-Z]{0,2}\d+"
     r"(?:[.\-–]\d+)?[A-Za-z]?(?:\s*[.:|—–-]|\s+(?=[A-Z(\[])|$)"
 )
 _REF_START = re.compile(
@@ -411,6 +412,7 @@ _REF_START = re.compile(
 )
 _REF_YEAR = re.compile(r"\b(?:19|20)\d{2}[a-z]?\b")
 _REF_CUE = re.compile(r"et al|\d+\s*(?:\(\d+\))?\s*:\s*\d+|\d+\s*[-–]\s*\d+|doi|pmid|https?://|\bvol\b", re.I)
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "per", "the",
                 "to", "via", "vs", "with"}
 
@@ -418,7 +420,7 @@ _SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "
 def _heading_name(text: str) -> tuple[str, str | None]:
     """(clean title-case heading text, canonical section name when it is a known section)."""
     clean = _NUMBERING.sub("", text.strip()).strip().rstrip(":.").strip()
-    key = " ".join(re.sub(r"[^a-z0-9]+", " ", clean.lower().replace("&", " and ")).split())
+    key = " ".join(_NON_ALNUM.sub(" ", clean.lower().replace("&", " and ")).split())
     if key in _SECTION_NAMES:
         return _SECTION_NAMES[key], _SECTION_NAMES[key]
     title = _title_case(clean)
@@ -444,33 +446,36 @@ def _is_ref_like(text: str) -> bool:
     return len(text) >= 30 and bool(_REF_START.match(text) and _REF_YEAR.search(text) and _REF_CUE.search(text))
 
 
-def _heading_level(block: Block, body_size: float, l1_size: float) -> tuple[int, str, str | None]:
-    """(level, name, known) where level is 0 (not a heading), 1 (section) or 2 (subheading)."""
+def _heading_candidate(block: Block, body_size: float) -> tuple[str, str | None] | None:
+    """(clean name, canonical known section or None) when ``block`` can be a heading, else None."""
     if block.table_rows or len(block.lines) > 3:
-        return 0, "", None
+        return None
     text = block.text
+    if len(text) > 150 or _CAPTION.match(text):
+        return None
     words = text.split()
-    if not words or len(text) > 150 or len(words) > 20 or _CAPTION.match(text):
-        return 0, "", None
+    if not words or len(words) > 20:
+        return None
     letters = sum(c.isalpha() for c in text)
     if letters < 2 or letters < 0.5 * len(text.replace(" ", "")):
-        return 0, "", None
-    name, known = _heading_name(text)
+        return None
     first = _NUMBERING.sub("", text)[:1]
-    if known and len(words) <= 8 and (first.isupper() or first.isdigit()):
-        return 1, name, known
+    if not (first.isupper() or first.isdigit()):
+        return None
+    name, known = _heading_name(text)
+    if known and len(words) <= 8:
+        return name, known
     styled = block.bold or block.size >= body_size + 1.0
     if (
         not styled
-        or not (first.isupper() or first.isdigit())
         or text[-1] in ",;"
         or (text.endswith(".") and len(words) > 6)
         or "@" in text
         or text.count(",") > 2  # an author list
         or not re.search(r"[A-Za-z]{3,}", text)  # figure panel labels: "A B", "RH RD"
     ):
-        return 0, "", None
-    return (1 if block.size >= l1_size - 0.3 else 2), name, None
+        return None
+    return name, None
 
 
 _Labelled = tuple[Role | None, str | None]  # (role or None = figure text to drop, section)
@@ -478,20 +483,27 @@ _Labelled = tuple[Role | None, str | None]  # (role or None = figure text to dro
 
 def _assign_roles(pages: list[list[Block]], body_size: float, title: str) -> list[list[_Labelled]]:
     """Role and section of every block, carrying the section (and the references state) across pages."""
-    known_sizes = [
-        b.size for blocks in pages for b in blocks if _heading_level(b, body_size, 99.0)[2] is not None
-    ]
-    l1_size = statistics.median(known_sizes) if known_sizes else body_size + 1.5
+    candidates = [[_heading_candidate(b, body_size) for b in blocks] for blocks in pages]
+    known = [b for blocks, cands in zip(pages, candidates) for b, c in zip(blocks, cands) if c and c[1]]
+    # Section headings look like the known ones ("Results", "Methods"); other styled headings are
+    # subheadings unless they are set larger than the known ones.
+    styles = Counter(_style(b) for b in known)
+    l1_styles = {style for style, n in styles.items() if n >= max(2, 0.25 * len(known)) or len(known) < 4}
+    l1_size = statistics.median(b.size for b in known) + 0.3 if known else body_size + 1.2
     squashed_title = _squash(title)
     section: str | None = None
     in_refs = False
     out: list[list[_Labelled]] = []
     prev_role: Role | None = Role.BODY
     caption_size = 0.0
-    for blocks in pages:
+    for blocks, cands in zip(pages, candidates):
         roles: list[_Labelled] = []
-        for block in blocks:
-            level, name, known = _heading_level(block, body_size, l1_size)
+        for block, cand in zip(blocks, cands):
+            name, known_name = cand or ("", None)
+            level = 0
+            if cand is not None:
+                major = known_name or _style(block) in l1_styles or block.size > l1_size
+                level = 1 if major and len(_WORD.findall(name)) >= (1 if known_name else 2) else 2
             text = block.text
             role: Role | None = Role.BODY
             if block.table_rows:
@@ -500,17 +512,17 @@ def _assign_roles(pages: list[list[Block]], body_size: float, title: str) -> lis
                 role = Role.HEADING
             elif level:
                 role = Role.HEADING
-                if level == 1 and (not in_refs or known or block.size > l1_size + 0.3):
+                if level == 1 and (not in_refs or known_name or block.size > l1_size):
                     section, in_refs = name, name in _REFERENCE_SECTIONS
             elif _CAPTION.match(text):
                 role, caption_size = Role.CAPTION, block.size
+            elif _is_figure_text(block, body_size):
+                role = None
             elif prev_role is Role.CAPTION and (
                 (in_refs and not _is_ref_like(text))
                 or (abs(block.size - caption_size) < 0.3 and caption_size < body_size - 0.4)
             ):
                 role = Role.CAPTION
-            elif _is_figure_text(block, body_size):
-                role = None
             else:
                 run_in = _heading_name(block.lines[0].lead_bold)[1] if block.lines[0].lead_bold else None
                 if run_in:  # "Conclusions We report ..." opens a new section without a heading line
@@ -525,12 +537,17 @@ def _assign_roles(pages: list[list[Block]], body_size: float, title: str) -> lis
     return out
 
 
+def _style(block: Block) -> tuple[float, bool, bool]:
+    return round(block.size * 2) / 2, block.bold, block.text.isupper()
+
+
 def _is_figure_text(block: Block, body_size: float) -> bool:
     """Labels inside figures: a few words, no sentence, small type or no lower-case word."""
     text = block.text
-    letters = sum(c.isalpha() for c in text)
-    if letters < 0.3 * len(text.replace(" ", "")):
-        return True  # dot leaders, axis ticks, numbers without words
+    head = text[:120]
+    letters = sum(c.isalpha() for c in head)
+    if letters < 0.3 * len(head.replace(" ", "")) and not (text.endswith(_TERMINAL) and re.search(r"\d", text)):
+        return True  # dot leaders, axis ticks, numbers without words (but keep "2019).")
     if len(text) > 40 or len(text.split()) > 4 or text.endswith(_TERMINAL):
         return False
     return block.size < body_size - 0.5 or not re.search(r"[a-z]{3,}", text)
@@ -547,8 +564,11 @@ def _mark_reference_tail(pages: list[list[Block]], roles: list[list[_Labelled]])
                 roles[index][i] = (Role.REFERENCE, roles[index][i][1])
 
 
-_TERMINAL = (".", "!", "?", ":", ";", ".)", ".]", '."', ".”")
+_TERMINAL = (".", "!", "?", ":", ".)", ".]", '."', ".”")
 _LIST_START = re.compile(r"[•◦▪▫●○■□◆◇►▶➢✓✔*·∙–—-]|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s|\(?[ivx]+[.)]\s")
+_ABBREVIATION = re.compile(
+    r"(?:\bet al|\b[A-Z]|\bFigs?|\be\.g|\bi\.e|\bvs|\bcf|\bapprox|\bca|\bNo|\bDr|\bSt|\bRef|\bEqs?|\bpp?)\.$"
+)
 _REF_NUMBER = re.compile(r"\[?(\d{1,3})[.\]]\s")
 
 
@@ -604,7 +624,7 @@ def _split_references(block: Block) -> list[Block]:
 def _continues(prev: Block, nxt: Block) -> bool:
     last, first = prev.lines[-1], nxt.lines[0]
     tail, head = last.text, first.text
-    if tail.endswith(_TERMINAL) or _LIST_START.match(head) or first.lead_bold:
+    if (tail.endswith(_TERMINAL) and not _ABBREVIATION.search(tail)) or _LIST_START.match(head) or first.lead_bold:
         return False
     if head[:1].islower() or tail[-1] in "-,(/–" or head[:1] in "([":
         return True

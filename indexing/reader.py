@@ -9,6 +9,7 @@ demand (one read-only connection per thread).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -32,6 +33,29 @@ from indexing.snapshot import (
 )
 
 ROLE_CODES = {role: code for code, role in enumerate(Role)}
+
+#: Section categories used as scorer features, matched on the section heading text.
+SECTION_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("background", re.compile(r"background|introduction|objective|aim|purpose|context|rationale", re.I)),
+    ("methods", re.compile(r"method|design|setting|participant|patients|material|procedure|measure", re.I)),
+    ("results", re.compile(r"result|finding|outcome", re.I)),
+    ("conclusions", re.compile(r"conclu|discussion|interpretation|implication|summary|recommendation", re.I)),
+)
+_NUMBER = re.compile(r"\d")
+_FINDING_CUE = re.compile(
+    r"\b(suggest|conclude|conclusion|indicate|demonstrate|associated with|significant|we found|show(?:s|ed)? that|"
+    r"recommend|should|effective|increase[sd]?|decrease[sd]?|reduce[sd]?|improve[sd]?)\b",
+    re.I,
+)
+
+
+def section_category(section: str | None) -> int:
+    """1-based index into ``SECTION_CATEGORIES`` for a section heading, 0 when none matches."""
+    if section:
+        for code, (_, pattern) in enumerate(SECTION_CATEGORIES, start=1):
+            if pattern.search(section):
+                return code
+    return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +112,16 @@ class IndexReader:
         self.passage_first_sentence = np.array([r[2] for r in passages], dtype=np.int64)
         self.passage_last_sentence = np.array([r[3] for r in passages], dtype=np.int64)
         sentences = connection.execute(
-            "SELECT document_id, role, passage_id, position, text FROM sentences ORDER BY id").fetchall()
+            "SELECT document_id, role, passage_id, position, text, section FROM sentences ORDER BY id").fetchall()
         self.sentence_doc = np.array([doc_index[r[0]] for r in sentences], dtype=np.int32)
         self.sentence_role = np.array([ROLE_CODES[Role(r[1])] for r in sentences], dtype=np.int8)
         self.sentence_passage = np.array([r[2] for r in sentences], dtype=np.int32)
         self.sentence_position = np.array([r[3] for r in sentences], dtype=np.int32)
         self.sentence_words = np.array([word_count(r[4]) for r in sentences], dtype=np.int32)
         self.document_sentence_counts = np.bincount(self.sentence_doc, minlength=len(doc_index))
+        self.sentence_section = np.array([section_category(r[5]) for r in sentences], dtype=np.int8)
+        self.sentence_has_number = np.array([bool(_NUMBER.search(r[4])) for r in sentences], dtype=bool)
+        self.sentence_finding_cue = np.array([bool(_FINDING_CUE.search(r[4])) for r in sentences], dtype=bool)
 
     def sentences_of_passages(self, passage_ids: np.ndarray) -> np.ndarray:
         """Ids of every sentence inside the given passages."""

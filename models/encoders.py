@@ -181,9 +181,14 @@ class HashEncoder:
         return self._encode(texts)
 
 
-def build_encoder(settings: ModelSettings, batch_size: int = 64) -> Encoder:
-    """The encoder the settings ask for (not yet warmed up)."""
+def build_encoder(settings: ModelSettings, batch_size: int = 64, *, for_queries: bool = False) -> Encoder:
+    """The encoder the settings ask for (not yet warmed up).
+
+    ``for_queries`` selects the serving thread count: with two cores and
+    concurrent requests, one torch thread per query is ~20x faster than two
+    threads contending (20 ms vs 390 ms per query measured under load).
+    """
     if settings.encoder == "hash":
         return HashEncoder()
-    return MiniLMEncoder(settings.model_path, device=settings.device, threads=settings.threads,
-                         batch_size=batch_size)
+    threads = settings.query_threads if for_queries else settings.threads
+    return MiniLMEncoder(settings.model_path, device=settings.device, threads=threads, batch_size=batch_size)

@@ -12,14 +12,17 @@ from evsum.engine import Engine
 from evsum.errors import EvsumError
 from evsum.settings import Settings
 from models.encoders import Encoder
+from service.deps import CLINICIAN_ONLY
 from service.problems import install_problem_handlers
-from service.routes import documents, health, search
+from service.routes import audit, documents, drafts, health, releases, search, users
+from service.store.sql import SqlStore
+from service.workflow import Workflow
 
 logger = logging.getLogger("evsum.service")
 
 
-def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI:
-    """Build the app; its lifespan loads the index snapshot and the encoder once.
+def create_app(settings: Settings, *, encoder: Encoder | None = None, store: SqlStore | None = None) -> FastAPI:
+    """Build the app; its lifespan opens (and migrates) the workflow store, loads the index and encoder once.
 
     If the snapshot cannot be loaded the app still starts: ``/readyz`` answers
     503 with the reason and evidence endpoints answer 503 problem+json.
@@ -30,6 +33,9 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
         import faiss
 
         faiss.omp_set_num_threads(1)  # one thread per request; uvicorn serves requests concurrently
+        opened = store or SqlStore.open(settings.database_url)  # applies pending Alembic migrations
+        app.state.store = opened
+        app.state.workflow = Workflow(opened, opened.audit)
         try:
             app.state.engine = Engine.load(settings, encoder=encoder)
             app.state.load_error = None
@@ -41,6 +47,8 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
         yield
         if app.state.engine is not None:
             app.state.engine.reader.close()
+        if store is None:
+            opened.close()
 
     app = FastAPI(
         title="evsum",
@@ -53,6 +61,10 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None) -> FastAPI
     app.state.load_error = "starting up"
     install_problem_handlers(app)
     app.include_router(health.router)
-    app.include_router(search.router)
-    app.include_router(documents.router)
+    app.include_router(search.router, dependencies=CLINICIAN_ONLY)
+    app.include_router(documents.router, dependencies=CLINICIAN_ONLY)
+    app.include_router(drafts.router)
+    app.include_router(releases.router)
+    app.include_router(audit.router)
+    app.include_router(users.router)
     return app

@@ -12,10 +12,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evsum.errors import (
+    AuthenticationError,
+    ConflictError,
     EvsumError,
     IndexNotReadyError,
     InvalidRequestError,
     NotFoundError,
+    PermissionDeniedError,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -26,6 +29,9 @@ _STATUS_OF: list[tuple[type[EvsumError], int, str]] = [
     (NotFoundError, 404, "not-found"),
     (IndexNotReadyError, 503, "index-not-ready"),
     (InvalidRequestError, 400, "invalid-request"),
+    (AuthenticationError, 401, "unauthenticated"),
+    (PermissionDeniedError, 403, "forbidden"),
+    (ConflictError, 409, "conflict"),
 ]
 
 
@@ -47,7 +53,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         for kind, status, slug in _STATUS_OF:
             if isinstance(error, kind):
                 headers = {"Retry-After": "30"} if status == 503 else None
-                return problem(status, _title(slug), str(error), slug, request.url.path, headers)
+                if status == 401:
+                    headers = {"WWW-Authenticate": 'Bearer realm="evsum"'}
+                extra = {}
+                if isinstance(error, ConflictError):
+                    extra = {k: v for k, v in (("current_version", error.current_version),
+                                               ("state", error.state)) if v is not None}
+                    if error.current_version is not None:
+                        headers = {"ETag": str(error.current_version)}
+                return problem(status, _title(slug), str(error), slug, request.url.path, headers, **extra)
         logger.exception("unmapped evsum error")
         return problem(500, "Internal error", str(error), "internal", request.url.path)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,34 @@ WHO_DIET = SAMPLE_CORPUS / "guidelines" / "who_emro_healthy_diet_2019.pdf"
 CDC_OUTPATIENT = SAMPLE_CORPUS / "guidelines" / "cdc_guide_infection_prevention_outpatient_settings_v2.3_2016.pdf"
 
 
-def make_settings(index_dir: Path, encoder: str = "hash") -> Settings:
-    """Settings for a test index directory."""
+def make_settings(index_dir: Path, encoder: str = "hash", database_url: str | None = None) -> Settings:
+    """Settings for a test index directory, with a fresh SQLite workflow database beside it."""
     settings = Settings()
     settings.index.index_dir = index_dir
     settings.models.encoder = encoder  # type: ignore[assignment]
+    settings.database_url = database_url or f"sqlite:///{index_dir.parent / f'evsum-{uuid.uuid4().hex}.sqlite'}"
     return settings
+
+
+ROLES = ("clinician", "librarian", "reviewer", "admin")
+
+
+def add_keys(database_url: str, names: dict[str, str] | None = None) -> dict[str, str]:
+    """Create users (name -> role; default one per role, named after it) and return name -> API key."""
+    from service.domain import Role
+    from service.store.sql import SqlStore
+
+    store = SqlStore.open(database_url)
+    try:
+        wanted = names or {role: role for role in ROLES}
+        return {name: store.add_user(name, Role(role), actor="test")[1] for name, role in wanted.items()}
+    finally:
+        store.close()
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The Authorization header for an API key."""
+    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import httpx
 import pytest
-from conftest import REPO
+from conftest import REPO, bearer
 
 from evsum.cli import main as cli_main
 
@@ -24,9 +24,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture()
-def served(sample_index: Path) -> Iterator[str]:
+def served(sample_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+           capsys: pytest.CaptureFixture[str]) -> Iterator[tuple[str, str]]:
     port = _free_port()
-    env = {**os.environ, "EVSUM_MODELS__ENCODER": "hash", "PYTHONPATH": str(REPO)}
+    database_url = f"sqlite:///{tmp_path / 'evsum.sqlite'}"
+    monkeypatch.setenv("EVSUM_DATABASE_URL", database_url)
+    assert cli_main(["users", "add", "dr-who", "--role", "clinician"]) == 0
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    env = {**os.environ, "EVSUM_MODELS__ENCODER": "hash", "PYTHONPATH": str(REPO), "EVSUM_DATABASE_URL": database_url}
     process = subprocess.Popen(
         [sys.executable, "-m", "evsum.cli", "serve", "--index-dir", str(sample_index), "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -43,22 +48,36 @@ def served(sample_index: Path) -> Iterator[str]:
         else:
             process.kill()
             pytest.fail("server did not become ready: " + (process.stdout.read() if process.stdout else ""))
-        yield url
+        yield url, key
     finally:
         process.terminate()
         process.wait(timeout=20)
 
 
-def test_uvicorn_serves_cited_summaries(served: str) -> None:
-    response = httpx.post(f"{served}/v1/summaries", json={"question": "alcohol-based hand rub", "max_sentences": 2},
-                          timeout=30)
+def test_uvicorn_serves_cited_summaries(served: tuple[str, str]) -> None:
+    url, key = served
+    response = httpx.post(f"{url}/v1/summaries", json={"question": "alcohol-based hand rub", "max_sentences": 2},
+                          headers=bearer(key), timeout=30)
     assert response.status_code == 200
     sentence = response.json()["sentences"][0]
     c = sentence["citation"]
-    page = httpx.get(f"{served}/v1/documents/{c['document_id']}/pages/{c['page']}", timeout=10).json()
+    page = httpx.get(f"{url}/v1/documents/{c['document_id']}/pages/{c['page']}", headers=bearer(key),
+                     timeout=10).json()
     assert page["text"][c["char_start"] : c["char_end"]] == sentence["text"]
-    problem = httpx.get(f"{served}/v1/documents/missing", timeout=10)
+    problem = httpx.get(f"{url}/v1/documents/missing", headers=bearer(key), timeout=10)
     assert problem.status_code == 404 and problem.headers["content-type"] == "application/problem+json"
+
+
+def test_users_revoke_stops_the_key_at_once(served: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    url, key = served
+    assert httpx.get(f"{url}/v1/documents", headers=bearer(key), timeout=10).status_code == 200
+    unauthenticated = httpx.get(f"{url}/v1/documents", timeout=10)
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["content-type"] == "application/problem+json"
+    assert cli_main(["users", "revoke", "dr-who"]) == 0
+    assert "revoked 1 key" in capsys.readouterr().out
+    revoked = httpx.get(f"{url}/v1/documents", headers=bearer(key), timeout=10)
+    assert revoked.status_code == 401 and "revoked" in revoked.json()["detail"]
 
 
 def test_ask_prints_numbered_citations(sample_index: Path, capsys: pytest.CaptureFixture[str]) -> None:

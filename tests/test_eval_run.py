@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHARED, make_settings
+from conftest import SHARED, add_keys, bearer, make_settings
 
 from eval.baselines import SentencePools
 from eval.cli import main, register
@@ -86,7 +86,9 @@ def test_http_backend_gives_the_same_answers(pubmedqa_file: Path, pubmedqa_run: 
 
     _, index_dir, in_process = pubmedqa_run
     encoder = HashEncoder()
-    with TestClient(create_app(make_settings(index_dir), encoder=encoder)) as client:
+    settings = make_settings(index_dir)
+    key = add_keys(settings.database_url, {"evaluator": "clinician"})["evaluator"]
+    with TestClient(create_app(settings, encoder=encoder), headers=bearer(key)) as client:
         metrics = run_pubmedqa(pubmedqa_file, _options(tmp_path, index_dir), encoder=encoder, http_client=client)
     assert metrics["run"]["backend"] == "http"
     assert metrics["system"]["citation_valid"] == 1.0

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from conftest import make_settings
+from conftest import add_keys, bearer, make_settings
 from fastapi.testclient import TestClient
 
 from models.encoders import HashEncoder
@@ -15,8 +15,10 @@ from service.app import create_app
 
 @pytest.fixture(scope="module")
 def client(sample_index: Path) -> Iterator[TestClient]:
-    app = create_app(make_settings(sample_index), encoder=HashEncoder())
-    with TestClient(app) as test_client:
+    settings = make_settings(sample_index)
+    keys = add_keys(settings.database_url, {"dr-clinician": "clinician"})
+    app = create_app(settings, encoder=HashEncoder())
+    with TestClient(app, headers=bearer(keys["dr-clinician"])) as test_client:
         yield test_client
 
 
@@ -101,8 +103,10 @@ def test_errors_are_problem_json(client: TestClient) -> None:
 
 
 def test_missing_index_gives_503_not_a_crash(tmp_path: Path) -> None:
-    app = create_app(make_settings(tmp_path / "empty-index"), encoder=HashEncoder())
-    with TestClient(app) as client:
+    settings = make_settings(tmp_path / "empty-index")
+    keys = add_keys(settings.database_url, {"dr-clinician": "clinician"})
+    app = create_app(settings, encoder=HashEncoder())
+    with TestClient(app, headers=bearer(keys["dr-clinician"])) as client:
         ready = client.get("/readyz")
         assert ready.status_code == 503 and "evsum index" in ready.json()["detail"]
         body = _assert_problem(client.post("/v1/summaries", json={"question": "anything"}), 503)

@@ -19,7 +19,7 @@ if _PROJECT_ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from ui.state import get_client  # noqa: E402
+from ui.state import API_KEY_KEY, default_api_key, get_client  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 
@@ -31,17 +31,27 @@ def pages() -> dict[str, list[st.Page]]:
             st.Page(PAGES_DIR / "ask.py", title="Ask", icon=":material/quick_reference_all:", default=True),
             st.Page(PAGES_DIR / "library.py", title="Library", icon=":material/library_books:"),
         ],
+        "Workbench": [
+            st.Page(PAGES_DIR / "drafts.py", title="Drafts", icon=":material/edit_note:"),
+            st.Page(PAGES_DIR / "editor.py", title="Draft editor", icon=":material/rule:"),
+            st.Page(PAGES_DIR / "review.py", title="Review", icon=":material/fact_check:"),
+            st.Page(PAGES_DIR / "releases.py", title="Releases", icon=":material/verified:"),
+        ],
     }
 
 
 def sidebar_status() -> None:
     """Show which service the UI talks to and whether it is ready."""
+    if API_KEY_KEY not in st.session_state:
+        st.session_state[API_KEY_KEY] = default_api_key()
     client = get_client()
     with st.sidebar:
         if client.ready():
             st.caption(f":green[●] Evidence service ready · {client.base_url}")
         else:
             st.caption(f":red[●] Evidence service not ready · {client.base_url}")
+        st.text_input("API key", key=API_KEY_KEY, type="password",
+                      help="Your evsum API key (from your administrator or `evsum users add`).")
 
 
 def main() -> None:

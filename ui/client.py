@@ -25,6 +25,20 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
+from ui.records import (
+    DraftList,
+    ReleaseList,
+    UICitation,
+    UIComment,
+    UIDraft,
+    UIDraftItem,
+    UIDraftSentence,
+    UIRelease,
+    UIReleaseCreated,
+    UIReleaseItem,
+    UIWithdrawal,
+)
+
 __all__ = [
     "ApiClient",
     "ApiError",
@@ -35,6 +49,14 @@ __all__ = [
     "PageView",
     "Span",
     "UICitation",
+    "UIComment",
+    "UIDraft",
+    "UIDraftItem",
+    "UIDraftSentence",
+    "UIRelease",
+    "UIReleaseCreated",
+    "UIReleaseItem",
+    "UIWithdrawal",
     "UIDocument",
     "UISearchHit",
     "UISearchResult",
@@ -53,19 +75,6 @@ PAGE_IMAGE_ZOOM = 1.5
 
 
 # --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True, slots=True)
-class UICitation:
-    """Where a quoted span comes from: ``page_text[char_start:char_end]`` of one page."""
-
-    document_id: str
-    title: str
-    page: int
-    char_start: int
-    char_end: int
-    section: str | None = None
-    source_path: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +247,56 @@ class ApiClient(Protocol):
         """True when the service is up and has an index loaded."""
         ...
 
+    # -- librarian workflow (each call needs a key with the right role: 401/403 ApiError otherwise)
+
+    def drafts(self, state: str | None = None) -> tuple[UIDraftItem, ...]:
+        """Drafts, most recently changed first, optionally in one state."""
+        ...
+
+    def draft(self, draft_id: int) -> UIDraft:
+        """One draft with its sentences and comments."""
+        ...
+
+    def create_draft(self, question: str, max_sentences: int) -> UIDraft:
+        """A machine draft for ``question``: every sentence unverified."""
+        ...
+
+    def update_draft(self, draft_id: int, version: int, changes: Mapping[str, Any]) -> UIDraft:
+        """Apply ``changes`` (the PATCH body) to version ``version``; ``ApiError`` 409 when it is stale."""
+        ...
+
+    def comment_draft(self, draft_id: int, body: str) -> UIDraft:
+        """Add a comment."""
+        ...
+
+    def transition(self, draft_id: int, action: str, version: int, comment: str | None = None) -> UIDraft:
+        """``submit``, ``approve`` or ``return`` (with ``comment``) the draft at ``version``."""
+        ...
+
+    def release_draft(self, draft_id: int, version: int) -> UIReleaseCreated:
+        """Release an approved draft as its next numbered version."""
+        ...
+
+    def releases(self, draft_id: int | None = None) -> tuple[UIReleaseItem, ...]:
+        """Releases, newest first."""
+        ...
+
+    def release(self, release_id: int) -> UIRelease:
+        """One release."""
+        ...
+
+    def find_release(self, question: str) -> UIRelease | None:
+        """The current release that answers ``question``, if there is one."""
+        ...
+
+    def withdraw_release(self, release_id: int, reason: str) -> UIRelease:
+        """Withdraw a release with a reason."""
+        ...
+
+    def export_release(self, release_id: int, fmt: str) -> bytes:
+        """The release as ``docx``, ``md`` or ``ris``."""
+        ...
+
 
 # --------------------------------------------------------------------------- parsing
 
@@ -315,15 +374,19 @@ class EvsumClient:
         self,
         base_url: str,
         *,
+        api_key: str | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        headers = {"Accept": "application/json", "User-Agent": "evsum-ui"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         self._http = httpx.Client(
             base_url=self._base_url,
             transport=transport,
             timeout=timeout,
-            headers={"Accept": "application/json", "User-Agent": "evsum-ui"},
+            headers=headers,
             follow_redirects=False,
             trust_env=False,  # on-premises: never route through a proxy from the environment
         )
@@ -414,6 +477,71 @@ class EvsumClient:
         except (httpx.HTTPError, ValueError):
             return False
         return response.status_code == 200 and isinstance(body, dict) and body.get("status") == "ok"
+
+    # -- librarian workflow
+
+    def drafts(self, state: str | None = None) -> tuple[UIDraftItem, ...]:
+        """``GET /v1/drafts``."""
+        params = {"state": state} if state else None
+        return _parse(DraftList, self._request("GET", "/v1/drafts", params=params)).drafts
+
+    def draft(self, draft_id: int) -> UIDraft:
+        """``GET /v1/drafts/{id}``."""
+        return _parse(UIDraft, self._request("GET", f"/v1/drafts/{int(draft_id)}"))
+
+    def create_draft(self, question: str, max_sentences: int) -> UIDraft:
+        """``POST /v1/drafts``."""
+        body = {"question": question, "max_sentences": max_sentences}
+        return _parse(UIDraft, self._request("POST", "/v1/drafts", json=body))
+
+    def update_draft(self, draft_id: int, version: int, changes: Mapping[str, Any]) -> UIDraft:
+        """``PATCH /v1/drafts/{id}`` with ``If-Match: version``."""
+        response = self._request("PATCH", f"/v1/drafts/{int(draft_id)}", json=dict(changes),
+                                 headers={"If-Match": str(version)})
+        return _parse(UIDraft, response)
+
+    def comment_draft(self, draft_id: int, body: str) -> UIDraft:
+        """``POST /v1/drafts/{id}/comments``."""
+        return _parse(UIDraft, self._request("POST", f"/v1/drafts/{int(draft_id)}/comments", json={"body": body}))
+
+    def transition(self, draft_id: int, action: str, version: int, comment: str | None = None) -> UIDraft:
+        """``POST /v1/drafts/{id}/{submit|approve|return}`` with ``If-Match: version``."""
+        if action not in ("submit", "approve", "return"):
+            raise ValueError(f"unknown action {action!r}")
+        body = {"comment": comment} if comment is not None and action != "submit" else None
+        response = self._request("POST", f"/v1/drafts/{int(draft_id)}/{action}", json=body,
+                                 headers={"If-Match": str(version)})
+        return _parse(UIDraft, response)
+
+    def release_draft(self, draft_id: int, version: int) -> UIReleaseCreated:
+        """``POST /v1/drafts/{id}/release``."""
+        response = self._request("POST", f"/v1/drafts/{int(draft_id)}/release", headers={"If-Match": str(version)})
+        return _parse(UIReleaseCreated, response)
+
+    def releases(self, draft_id: int | None = None) -> tuple[UIReleaseItem, ...]:
+        """``GET /v1/releases``."""
+        params = {"draft_id": draft_id} if draft_id is not None else None
+        return _parse(ReleaseList, self._request("GET", "/v1/releases", params=params)).releases
+
+    def release(self, release_id: int) -> UIRelease:
+        """``GET /v1/releases/{id}``."""
+        return _parse(UIRelease, self._request("GET", f"/v1/releases/{int(release_id)}"))
+
+    def find_release(self, question: str) -> UIRelease | None:
+        """``GET /v1/releases?question=``, then the best match in full."""
+        found = _parse(ReleaseList, self._request("GET", "/v1/releases", params={"question": question})).releases
+        return self.release(found[0].release_id) if found else None
+
+    def withdraw_release(self, release_id: int, reason: str) -> UIRelease:
+        """``POST /v1/releases/{id}/withdraw``."""
+        response = self._request("POST", f"/v1/releases/{int(release_id)}/withdraw", json={"reason": reason})
+        return _parse(UIRelease, response)
+
+    def export_release(self, release_id: int, fmt: str) -> bytes:
+        """``GET /v1/releases/{id}/export?format=``."""
+        response = self._request("GET", f"/v1/releases/{int(release_id)}/export", params={"format": fmt},
+                                 headers={"Accept": "*/*"})
+        return response.content
 
     # -- plumbing
 

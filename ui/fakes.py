@@ -20,11 +20,14 @@ from ui.client import (
     Span,
     UICitation,
     UIDocument,
+    UIDraft,
+    UIRelease,
     UISearchHit,
     UISearchResult,
     UISentence,
     UISummary,
 )
+from ui.fake_workflow import FakeWorkflowMixin
 
 NO_EVIDENCE_MESSAGE = "No sufficient evidence was found in the indexed sources to answer this question."
 MAX_SENTENCES_LIMIT = 20
@@ -47,7 +50,7 @@ def tiny_png(width: int = 4, height: int = 6, rgb: tuple[int, int, int] = (255, 
 
 
 @dataclass
-class FakeApiClient:
+class FakeApiClient(FakeWorkflowMixin):
     """An ``ApiClient`` over in-memory documents, pages and canned answers.
 
     ``fail_with`` makes every call raise that error (as an unreachable or
@@ -62,6 +65,9 @@ class FakeApiClient:
     fail_with: ClientError | None = None
     is_ready: bool = True
     calls: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
+    drafts_by_id: dict[int, UIDraft] = field(default_factory=dict)
+    releases_by_id: dict[int, UIRelease] = field(default_factory=dict)
+    user: str = "librarian"
 
     @property
     def base_url(self) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from ui.client import ApiClient, EvsumClient, PageView, UISummary
+from ui.client import ApiClient, EvsumClient, PageView, UIRelease, UISummary
 
 CLIENT_KEY = "evsum_client"
 """Session-state key a test (or a future login page) uses to supply the client."""
@@ -25,6 +25,11 @@ RESULT_KEY = "ask_result"
 """Session-state key of the Ask page's last ``AskResult``."""
 
 API_URL_ENV = "EVSUM_UI__API_URL"
+API_KEY_ENV = "EVSUM_UI__API_KEY"
+API_KEY_KEY = "evsum_api_key"
+"""Session-state key of the sidebar's API key field (prefilled from ``EVSUM_UI__API_KEY``)."""
+DRAFT_KEY = "evsum_draft_id"
+"""Session-state key of the draft the editor and review pages show."""
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 
@@ -46,10 +51,15 @@ def resolve_api_url(argv: Sequence[str] | None = None, environ: Mapping[str, str
     return str(url).rstrip("/")
 
 
-@st.cache_resource(show_spinner=False)
-def _shared_client(api_url: str) -> EvsumClient:
-    """One pooled HTTP client per URL for the whole server process (it holds no per-user state)."""
-    return EvsumClient(api_url)
+def default_api_key(environ: Mapping[str, str] | None = None) -> str:
+    """The API key from ``$EVSUM_UI__API_KEY`` (empty when unset)."""
+    return (os.environ if environ is None else environ).get(API_KEY_ENV, "")
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _shared_client(api_url: str, api_key: str | None = None) -> EvsumClient:
+    """One pooled HTTP client per URL and key for the whole server process."""
+    return EvsumClient(api_url, api_key=api_key)
 
 
 def get_client() -> ApiClient:
@@ -59,7 +69,8 @@ def get_client() -> ApiClient:
         if not isinstance(injected, ApiClient):
             raise TypeError(f"st.session_state[{CLIENT_KEY!r}] is not an ApiClient: {injected!r}")
         return injected
-    return _shared_client(resolve_api_url())
+    key = st.session_state.get(API_KEY_KEY, default_api_key()) or None
+    return _shared_client(resolve_api_url(), key)
 
 
 SourceKey = tuple[str, int, int, int]
@@ -87,6 +98,7 @@ class AskResult:
 
     generation: int
     summary: UISummary | None = None
+    release: UIRelease | None = None
     error: str | None = None
     sources: dict[SourceKey, LoadedSource] = field(default_factory=dict)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import formatting as fmt
-from ui.client import ApiClient, ClientError, UISentence, UISummary
+from ui.client import ApiClient, ClientError, UIRelease, UISentence, UISummary
 from ui.state import RESULT_KEY, AskResult, LoadedSource, get_client, source_key
 
 
@@ -19,6 +19,13 @@ def ask(client: ApiClient, question: str, max_sentences: int) -> None:
     previous = st.session_state.get(RESULT_KEY)
     generation = previous.generation + 1 if isinstance(previous, AskResult) else 1
     result = AskResult(generation=generation)
+    try:
+        result.release = client.find_release(question)
+    except ClientError:
+        result.release = None  # no key, or no access to releases: fall back to the machine draft
+    if result.release is not None:
+        st.session_state[RESULT_KEY] = result
+        return
     try:
         with st.spinner("Finding and quoting the evidence…"):
             result.summary = client.summarise(question, max_sentences)
@@ -117,6 +124,22 @@ def show_summary(client: ApiClient, result: AskResult, summary: UISummary) -> No
     )
 
 
+def show_release(release: UIRelease) -> None:
+    """A released summary: signed off by a librarian and a reviewer, shown before any machine draft."""
+    st.success(f"**Reviewed evidence summary** — version {release.number}, released {release.released_at[:10]}, "
+               f"written by {release.author}, reviewed by {release.reviewer or '—'}.", icon=":material/verified:")
+    st.markdown(f"**Question:** {fmt.escape_markdown(release.question)}")
+    st.markdown(f"**Clinical bottom line:** {fmt.escape_markdown(release.bottom_line)}")
+    for number, sentence in enumerate(release.sentences, start=1):
+        edited = " *(edited by the librarian — not a verbatim quote)*" if sentence.edited else ""
+        st.markdown(f"{fmt.escape_markdown(sentence.text)} **[{number}]**{edited}")
+    if release.caveats:
+        st.markdown(f"**Caveats:** {fmt.escape_markdown(release.caveats)}")
+    st.subheader("References")
+    for number, sentence in enumerate(release.sentences, start=1):
+        st.markdown(f"**[{number}]** {fmt.escape_markdown(sentence.citation.title)} — page {sentence.citation.page}")
+
+
 def main() -> None:
     """The Ask page."""
     client = get_client()
@@ -141,7 +164,9 @@ def main() -> None:
     result = st.session_state.get(RESULT_KEY)
     if not isinstance(result, AskResult):
         return
-    if result.error is not None:
+    if result.release is not None:
+        show_release(result.release)
+    elif result.error is not None:
         st.error(result.error, icon=":material/error:")
     elif result.summary is not None:
         show_summary(client, result, result.summary)

@@ -1,0 +1,150 @@
+"""A librarian's change to a draft's content, and how it is applied (pure; no storage, no FastAPI).
+
+New wording never replaces the verbatim source: it is kept as ``edited_text``
+beside ``source_text``, the sentence is marked edited, and its verdict goes
+back to ``unverified`` unless the same change sets one.  Added sentences come
+from the index (by sentence id, or by a span such as a search hit's citation),
+so their source text is verbatim by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from evsum.errors import IndexNotReadyError, InvalidRequestError
+from evsum.records import Citation
+from service.domain import Draft, DraftSentence, SentenceStatus, sentence_snapshot
+from service.evidence import Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceChange:
+    """A change to one sentence: a verdict, new wording (kept as a tracked change), or a note."""
+
+    key: int
+    status: SentenceStatus | None = None
+    text: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceAddition:
+    """A sentence to add: an indexed sentence by id, or a span of a page (e.g. a search hit's citation)."""
+
+    sentence_id: int | None = None
+    document_id: str | None = None
+    page: int | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+    position: int | None = None  # 0-based index in the sentence list; None appends
+    query: str | None = None  # the search that found it, kept in the draft's search strategy
+
+
+@dataclass(frozen=True, slots=True)
+class DraftChange:
+    """Everything one edit may change, applied in this order: sentence edits, removals, additions, order."""
+
+    sentences: tuple[SentenceChange, ...] = ()
+    remove: tuple[int, ...] = ()
+    add: tuple[SentenceAddition, ...] = ()
+    order: tuple[int, ...] | None = None
+    bottom_line: str | None = None
+    caveats: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        """True when the change changes nothing."""
+        return not (self.sentences or self.remove or self.add or self.order is not None
+                    or self.bottom_line is not None or self.caveats is not None)
+
+
+def _edit_sentence(sentence: DraftSentence, change: SentenceChange) -> DraftSentence:
+    updated = sentence
+    if change.text is not None:
+        text = " ".join(change.text.split())
+        if not text:
+            raise InvalidRequestError(f"sentence {change.key}: the new wording is empty (remove the sentence instead)")
+        edited = None if text == " ".join(sentence.source_text.split()) else text
+        updated = replace(updated, edited_text=edited)
+        if edited != sentence.edited_text:
+            updated = replace(updated, status=SentenceStatus.UNVERIFIED)  # new wording needs checking again
+    if change.status is not None:
+        updated = replace(updated, status=change.status)
+    if change.note is not None:
+        updated = replace(updated, note=change.note.strip() or None)
+    return updated
+
+
+def _new_sentence(addition: SentenceAddition, key: int, evidence: Evidence | None) -> DraftSentence:
+    if evidence is None:
+        raise IndexNotReadyError("the index is not loaded: sentences cannot be added now")
+    citation: Citation
+    if addition.sentence_id is not None:
+        citation, text = evidence.sentence(addition.sentence_id)
+    elif None not in (addition.document_id, addition.page, addition.char_start, addition.char_end):
+        citation, text = evidence.span(str(addition.document_id), int(addition.page or 0),
+                                       int(addition.char_start or 0), int(addition.char_end or 0))
+    else:
+        raise InvalidRequestError("an added sentence needs a sentence_id, or a citation with document_id, "
+                                  "page, char_start and char_end")
+    return DraftSentence(key=key, citation=citation, source_text=text, origin="added",
+                         sentence_id=addition.sentence_id)
+
+
+def apply_change(draft: Draft, change: DraftChange,
+                 evidence: Evidence | None) -> tuple[Draft, dict[str, Any], dict[str, Any]]:
+    """The draft with ``change`` applied, and what changed (before and after) for the audit log."""
+    if change.empty:
+        raise InvalidRequestError("the change is empty: give sentences, remove, add, order, bottom_line or caveats")
+    by_key = {s.key: s for s in draft.sentences}
+    order = [s.key for s in draft.sentences]
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+
+    def missing(key: int) -> InvalidRequestError:
+        return InvalidRequestError(f"draft {draft.id} has no sentence {key}")
+
+    for sentence_change in change.sentences:
+        if sentence_change.key not in by_key:
+            raise missing(sentence_change.key)
+        old = by_key[sentence_change.key]
+        new = _edit_sentence(old, sentence_change)
+        if new != old:
+            before.setdefault("sentences", []).append(sentence_snapshot(old))
+            after.setdefault("sentences", []).append(sentence_snapshot(new))
+            by_key[new.key] = new
+    for key in change.remove:
+        if key not in by_key:
+            raise missing(key)
+        before.setdefault("removed", []).append(sentence_snapshot(by_key.pop(key)))
+        order.remove(key)
+    next_key = draft.next_key
+    search = dict(draft.search)
+    for addition in change.add:
+        sentence = _new_sentence(addition, next_key, evidence)
+        span = (sentence.citation.document_id, sentence.citation.page, sentence.citation.char_start,
+                sentence.citation.char_end)
+        if any((s.citation.document_id, s.citation.page, s.citation.char_start, s.citation.char_end) == span
+               for s in by_key.values()):
+            raise InvalidRequestError(f"that span of {sentence.citation.title!r} page {sentence.citation.page} "
+                                      "is already in the draft")
+        next_key += 1
+        by_key[sentence.key] = sentence
+        position = len(order) if addition.position is None else max(0, min(addition.position, len(order)))
+        order.insert(position, sentence.key)
+        after.setdefault("added", []).append(sentence_snapshot(sentence))
+        if addition.query and addition.query not in search.get("queries", []):
+            search["queries"] = [*search.get("queries", []), addition.query]
+    if change.order is not None:
+        if sorted(change.order) != sorted(order) or len(set(change.order)) != len(change.order):
+            raise InvalidRequestError(f"order must list each of the draft's sentences once: {sorted(order)}")
+        before["order"], after["order"] = list(order), list(change.order)
+        order = list(change.order)
+    updated = replace(draft, sentences=tuple(by_key[k] for k in order), next_key=next_key, search=search)
+    for field_name in ("bottom_line", "caveats"):
+        value = getattr(change, field_name)
+        if value is not None and value.strip() != getattr(draft, field_name):
+            before[field_name], after[field_name] = getattr(draft, field_name), value.strip()
+            updated = replace(updated, **{field_name: value.strip()})
+    return updated, before, after

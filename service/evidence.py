@@ -1,0 +1,83 @@
+"""What the workflow needs from the index: the machine draft, sentences, page text and document metadata.
+
+``Evidence`` is the Protocol; ``EngineEvidence`` adapts the loaded ``Engine``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from evsum.engine import Engine
+from evsum.errors import NotFoundError
+from evsum.records import Citation, Summary
+
+
+class Evidence(Protocol):
+    """The index as the workflow sees it."""
+
+    @property
+    def snapshot_id(self) -> str:
+        """Id of the loaded index snapshot."""
+        ...
+
+    def summarise(self, question: str, max_sentences: int) -> Summary:
+        """The machine draft: verbatim sentences with citations."""
+        ...
+
+    def sentence(self, sentence_id: int) -> tuple[Citation, str]:
+        """An indexed sentence's citation and verbatim text; ``NotFoundError`` if unknown."""
+        ...
+
+    def span(self, document_id: str, page: int, char_start: int, char_end: int) -> tuple[Citation, str]:
+        """The citation and verbatim text of a span of a page; ``InvalidRequestError`` if out of range."""
+        ...
+
+    def metadata(self, document_id: str) -> dict[str, str]:
+        """A document's metadata (title, publisher, doi, licence ...); empty if unknown."""
+        ...
+
+
+class EngineEvidence:
+    """``Evidence`` over a loaded ``Engine``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def snapshot_id(self) -> str:
+        """Id of the loaded snapshot."""
+        return self._engine.reader.snapshot_id
+
+    def summarise(self, question: str, max_sentences: int) -> Summary:
+        """The summariser's draft."""
+        return self._engine.summariser.summarise(question, max_sentences)
+
+    def sentence(self, sentence_id: int) -> tuple[Citation, str]:
+        """An indexed sentence by id."""
+        found = self._engine.reader.sentences([sentence_id])
+        if not found:
+            raise NotFoundError(f"no indexed sentence with id {sentence_id}")
+        return self._engine.reader.citation(found[0]), found[0].text
+
+    def span(self, document_id: str, page: int, char_start: int, char_end: int) -> tuple[Citation, str]:
+        """A span of a page, checked against the page text."""
+        from evsum.errors import InvalidRequestError
+
+        reader = self._engine.reader
+        document = reader.document(document_id)
+        text = reader.page(document_id, page).text
+        if not 0 <= char_start < char_end <= len(text):
+            raise InvalidRequestError(
+                f"citation offsets must satisfy 0 <= char_start < char_end <= {len(text)} (page text length)")
+        citation = Citation(document_id=document_id, title=document.title, page=page, char_start=char_start,
+                            char_end=char_end, section=None, source_path=document.source_path)
+        return citation, text[char_start:char_end]
+
+    def metadata(self, document_id: str) -> dict[str, str]:
+        """Document metadata with the title and source kind added."""
+        document = self._engine.reader.documents.get(document_id)
+        if document is None:
+            return {}
+        return {**dict(document.metadata), "title": document.title, "source_kind": document.source_kind,
+                "source_path": document.source_path,
+                "pages": str(document.pages)}

@@ -1,0 +1,191 @@
+"""The workflow store and rules on SQLite and on the real PostgreSQL server (fresh schema per run)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fake_evidence import PAGE, FakeEvidence
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+
+from evsum.errors import ConflictError, PermissionDeniedError
+from service.domain import AuditAction, AuditEntry, Principal, Role, SentenceStatus
+from service.editing import DraftChange, SentenceAddition, SentenceChange
+from service.store.database import current_revision, migrate
+from service.store.sql import SqlAuditLog, SqlStore, hash_key
+from service.workflow import Workflow
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = "postgresql+psycopg://{user}@127.0.0.1:5432/test"
+LIB, REV, REV2 = (Principal("lib", Role.LIBRARIAN), Principal("rev", Role.REVIEWER), Principal("rev2", Role.REVIEWER))
+
+
+def _postgres_admin_url() -> str | None:
+    for user in ("postgres", "root"):
+        url = PG_ADMIN_URL.format(user=user)
+        try:
+            engine = create_engine(url, connect_args={"connect_timeout": 3})
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            engine.dispose()
+            return url
+        except DBAPIError:
+            continue
+    return None
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in database ``test`` on 127.0.0.1:5432, dropped afterwards."""
+    admin_url = _postgres_admin_url()
+    if admin_url is None:
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 (database 'test', user postgres or root) is unreachable")
+    schema = f"evsum_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin_url)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{admin_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
+    """An empty, migrated store on each backend (PostgreSQL: tables emptied between tests)."""
+    if request.param == "sqlite":
+        opened = SqlStore.open(f"sqlite:///{tmp_path / 'evsum.sqlite'}")
+    else:
+        opened = SqlStore.open(request.getfixturevalue("postgres_url"))
+        with opened.engine.begin() as connection:
+            connection.execute(text("TRUNCATE users, api_keys, questions, drafts, draft_sentences, draft_versions, "
+                                    "comments, releases, release_withdrawals, audit_events RESTART IDENTITY CASCADE"))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def workflow(store: SqlStore) -> Workflow:
+    return Workflow(store, store.audit)
+
+
+def _ready(workflow: Workflow, draft_id: int, version: int) -> int:
+    draft = workflow.drafts.get_draft(draft_id)
+    verdicts = tuple(SentenceChange(key=s.key, status=SentenceStatus.VERIFIED) for s in draft.sentences)
+    return workflow.edit(LIB, draft_id, version, DraftChange(sentences=verdicts, bottom_line="Clean hands."),
+                         None).version
+
+
+def test_migrations_are_idempotent_and_match_the_models(store: SqlStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from service.store.models import Base
+
+    migrate(store.engine)
+    assert current_revision(store.engine) == "0001"
+    with store.engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert [d for d in diffs if d[0] != "remove_table"] == []
+
+
+def test_full_workflow_with_versions_and_releases(workflow: Workflow) -> None:
+    evidence = FakeEvidence()
+    draft = workflow.create_draft(LIB, "Does hand hygiene prevent infection?", 3, evidence,
+                                  {"population": "outpatients"})
+    assert (draft.version, draft.state, len(draft.sentences)) == (1, "draft", 3)
+    assert all(s.status is SentenceStatus.UNVERIFIED and PAGE[s.citation.char_start:s.citation.char_end]
+               == s.source_text for s in draft.sentences)
+    change = DraftChange(sentences=(SentenceChange(key=2, text="ABHR is the preferred method."),),
+                         remove=(3,), add=(SentenceAddition(sentence_id=3, position=0, query="soap"),))
+    draft = workflow.edit(LIB, draft.id, 1, change, evidence)
+    assert [s.key for s in draft.sentences] == [4, 1, 2] and draft.version == 2
+    edited = draft.sentences[2]
+    assert edited.edited and edited.text == "ABHR is the preferred method." and edited.source_text == PAGE[
+        edited.citation.char_start:edited.citation.char_end]
+    assert "soap" in draft.search["queries"]
+    with pytest.raises(ConflictError) as stale:
+        workflow.edit(LIB, draft.id, 1, DraftChange(bottom_line="lost update"), None)
+    assert stale.value.current_version == 2
+    version = _ready(workflow, draft.id, 2)
+    submitted = workflow.submit(LIB, draft.id, version)
+    with pytest.raises(PermissionDeniedError):
+        workflow.approve(Principal("lib", Role.ADMIN), draft.id)  # the author, even as admin
+    approved = workflow.approve(REV, draft.id, submitted.version, "fine")
+    first = workflow.release(REV2, draft.id, approved.version, evidence)
+    assert first.number == 1 and first.content["documents"]["doc-1"]["doi"] == "10.1000/example"
+    # a later edit starts the next version; the first release does not change
+    again = workflow.edit(LIB, draft.id, None, DraftChange(caveats="Small trials."), None)
+    assert again.state == "draft" and again.reviewer is None
+    workflow.approve(REV, workflow.submit(LIB, draft.id).id)
+    second = workflow.release(REV, draft.id)
+    assert second.number == 2 and workflow.drafts.get_release(first.id).content == first.content
+    assert workflow.drafts.get_release(first.id).content.get("caveats") == ""
+    withdrawn = workflow.withdraw(REV, first.id, "superseded")
+    assert withdrawn.withdrawal is not None and withdrawn.withdrawal.reason == "superseded"
+    with pytest.raises(ConflictError):
+        workflow.withdraw(REV, first.id, "again")
+    found = workflow.releases(question="does hand hygiene prevent infection")
+    assert [r.id for r in found] == [second.id]
+    assert len(workflow.versions(LIB, draft.id)) == again.version + 3  # every change stored; three since
+    actions = [e.action for e in workflow.audit.query(draft_id=draft.id)]
+    assert actions == ["create", "edit", "edit", "submit", "approve", "release", "edit", "submit", "approve",
+                       "release", "withdraw"]
+    assert {e.actor for e in workflow.audit.query(actor="rev2")} == {"rev2"}
+
+
+def test_verdict_only_changes_are_audited_as_verify(workflow: Workflow) -> None:
+    draft = workflow.create_draft(LIB, "q", 2, FakeEvidence())
+    workflow.edit(LIB, draft.id, 1, DraftChange(sentences=(SentenceChange(1, SentenceStatus.REJECTED),)), None)
+    events = workflow.audit.query(draft_id=draft.id)
+    assert events[-1].action == AuditAction.VERIFY
+    assert events[-1].before and events[-1].before["sentences"][0]["status"] == "unverified"
+    assert events[-1].after and events[-1].after["sentences"][0]["status"] == "rejected"
+
+
+def test_concurrent_writers_one_wins_one_gets_a_conflict(workflow: Workflow) -> None:
+    draft = workflow.create_draft(LIB, "q", 2, FakeEvidence())
+    workflow.edit(LIB, draft.id, 1, DraftChange(bottom_line="first"), None)
+    with pytest.raises(ConflictError) as conflict:  # a writer that read version 1 before the edit above
+        workflow.drafts.save_draft(replace(draft, bottom_line="second"), 1,
+                                   AuditEntry(actor="lib", action=AuditAction.EDIT))
+    assert conflict.value.current_version == 2
+    assert workflow.drafts.get_draft(draft.id).bottom_line == "first"
+
+
+def test_keys_are_hashed_at_rest_and_revocation_is_immediate(store: SqlStore) -> None:
+    user, key = store.add_user("ann", Role.LIBRARIAN, actor="test")
+    assert store.authenticate(key) == Principal("ann", Role.LIBRARIAN)
+    with store.engine.connect() as connection:
+        stored = connection.execute(text("SELECT key_hash FROM api_keys")).scalars().all()
+    assert stored == [hash_key(key)] and key not in stored
+    second = store.new_key("ann", actor="test")
+    assert store.revoke("ann", actor="test") == 2
+    assert store.authenticate(key) is None and store.authenticate(second) is None
+    with pytest.raises(ConflictError):
+        store.add_user("ann", Role.ADMIN, actor="test")
+
+
+def test_audit_log_is_append_only(store: SqlStore) -> None:
+    public = {name for name, _ in inspect.getmembers(SqlAuditLog, inspect.isfunction) if not name.startswith("_")}
+    assert public == {"append", "query"}
+    workflow = Workflow(store, store.audit)
+    draft = workflow.create_draft(LIB, "q", 1, FakeEvidence())
+    workflow.approve(REV, workflow.submit(LIB, draft.id, _ready(workflow, draft.id, 1)).id)
+    workflow.release(REV, draft.id)
+    for statement in ("UPDATE audit_events SET actor = 'mallory'", "DELETE FROM audit_events",
+                      "DELETE FROM releases", "UPDATE draft_versions SET actor = 'mallory'"):
+        with pytest.raises(DBAPIError), store.engine.begin() as connection:
+            connection.execute(text(statement))
+    assert [e.actor for e in store.audit.query()] == ["lib", "lib", "lib", "rev", "rev"]
+    # and no code path writes an update or a delete to an append-only table
+    source = "\n".join(p.read_text() for p in (REPO / "service").rglob("*.py") if "migrations" not in p.parts)
+    assert not re.search(r"(update|delete)\((AuditRow|ReleaseRow|WithdrawalRow|DraftVersionRow)", source)

@@ -1,0 +1,149 @@
+"""Records the UI client returns for citations and the librarian workflow (field names = the API's JSON).
+
+``ui.client`` re-exports every name here; pages import them from ``ui.client``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class UICitation:
+    """Where a quoted span comes from: ``page_text[char_start:char_end]`` of one page."""
+
+    document_id: str
+    title: str
+    page: int
+    char_start: int
+    char_end: int
+    section: str | None = None
+    source_path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UIDraftSentence:
+    """A draft sentence: ``text`` is the librarian's edit when ``edited``, else the verbatim ``source_text``."""
+
+    id: int
+    text: str
+    source_text: str
+    status: str
+    citation: UICitation
+    edited: bool = False
+    origin: str = "machine"
+    sentence_id: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UIComment:
+    """A comment on a draft."""
+
+    id: int
+    author: str
+    at: str
+    kind: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class UIDraft:
+    """A draft summary with its sentences, comments and what blocks submission."""
+
+    id: int
+    version: int
+    state: str
+    question: str
+    author: str
+    reviewer: str | None = None
+    bottom_line: str = ""
+    caveats: str = ""
+    snapshot_id: str = ""
+    release_count: int = 0
+    pico: dict[str, Any] | None = None
+    sentences: tuple[UIDraftSentence, ...] = ()
+    comments: tuple[UIComment, ...] = ()
+    not_ready: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UIDraftItem:
+    """A draft in a list."""
+
+    id: int
+    version: int
+    state: str
+    question: str
+    author: str
+    updated_at: str
+    sentences: int = 0
+    reviewer: str | None = None
+    release_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DraftList:
+    """The ``GET /v1/drafts`` answer."""
+
+    drafts: tuple[UIDraftItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UIWithdrawal:
+    """Why a release was withdrawn."""
+
+    at: str
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class UIReleaseItem:
+    """A release in a list."""
+
+    release_id: int
+    draft_id: int
+    number: int
+    question: str
+    released_at: str
+    released_by: str
+    withdrawn: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseList:
+    """The ``GET /v1/releases`` answer."""
+
+    releases: tuple[UIReleaseItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UIRelease:
+    """A released, signed-off summary (immutable)."""
+
+    release_id: int
+    draft_id: int
+    number: int
+    question: str
+    released_at: str
+    released_by: str
+    author: str
+    reviewer: str | None = None
+    approved_at: str | None = None
+    bottom_line: str = ""
+    caveats: str = ""
+    snapshot_id: str = ""
+    withdrawn: bool = False
+    withdrawal: UIWithdrawal | None = None
+    sentences: tuple[UIDraftSentence, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class UIReleaseCreated:
+    """The answer to a release request."""
+
+    release_id: int
+    number: int
+    draft_id: int

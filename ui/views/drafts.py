@@ -1,0 +1,48 @@
+"""Drafts page: start a draft from a question, and list drafts by state."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import formatting as fmt
+from ui import workflow_format as wf
+from ui.client import ClientError
+from ui.state import DRAFT_KEY, get_client
+from ui.widgets import act, notice, show_notice
+
+
+def main() -> None:
+    """The Drafts page."""
+    client = get_client()
+    st.title("Drafts")
+    show_notice()
+    with st.form("new_draft"):
+        question = st.text_area("Question", key="new_draft_question", max_chars=2000,
+                                placeholder="The clinical question to summarise the evidence for")
+        max_sentences = st.slider("Sentences in the machine draft", 1, 10, 4, key="new_draft_max")
+        if st.form_submit_button("Create draft", type="primary") and question.strip():
+            draft = act(client.create_draft, question.strip(), max_sentences)
+            if draft is not None:
+                st.session_state[DRAFT_KEY] = draft.id
+                notice(f"Draft #{draft.id} created: check each sentence against its source.")
+                st.switch_page("views/editor.py")
+    state = st.selectbox("State", ("all", *wf.STATES), format_func=lambda s: "All" if s == "all"
+                         else wf.state_label(s), key="drafts_state")
+    try:
+        drafts = client.drafts(None if state == "all" else state)
+    except ClientError as error:
+        st.error(fmt.describe_error(error), icon=":material/error:")
+        return
+    if not drafts:
+        st.info("No drafts in this state.")
+    for item in drafts:
+        with st.container(border=True):
+            st.markdown(f"**#{item.id}** {fmt.escape_markdown(item.question)}")
+            st.caption(f"{wf.state_label(item.state)} · version {item.version} · {item.sentences} sentences · "
+                       f"author {item.author} · updated {item.updated_at[:16].replace('T', ' ')}")
+            if st.button("Open", key=f"open_{item.id}"):
+                st.session_state[DRAFT_KEY] = item.id
+                st.switch_page("views/review.py" if item.state in ("in_review", "approved") else "views/editor.py")
+
+
+main()

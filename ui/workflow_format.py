@@ -1,0 +1,49 @@
+"""Pure helpers for the workbench pages: labels, sentence lines and diffs (no Streamlit, no I/O)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+
+from ui.client import UIDraftSentence, UIRelease
+
+STATE_LABELS = {"draft": "Draft", "in_review": "In review", "returned": "Returned to author",
+                "approved": "Approved", "released": "Released"}
+STATUS_ICONS = {"unverified": "⬜", "verified": "✅", "rejected": "❌", "needs_edit": "✏️"}
+STATES = tuple(STATE_LABELS)
+
+
+def state_label(state: str) -> str:
+    """A reader-friendly name of a draft state."""
+    return STATE_LABELS.get(state, state)
+
+
+def sentence_line(number: int, sentence: UIDraftSentence) -> str:
+    """One line for a sentence: verdict icon, text, citation marker and an edited flag."""
+    flag = " *(edited — not verbatim)*" if sentence.edited else ""
+    return (f"{STATUS_ICONS.get(sentence.status, '')} {sentence.text} "
+            f"**[{number}]** — {sentence.citation.title}, p. {sentence.citation.page}{flag}")
+
+
+def release_text(release: UIRelease) -> list[str]:
+    """A release as lines (for diffs): question, bottom line, sentences, caveats."""
+    lines = [f"Question: {release.question}", f"Bottom line: {release.bottom_line}"]
+    lines += [f"- {s.text} ({s.citation.title}, p. {s.citation.page})" + (" [edited]" if s.edited else "")
+              for s in release.sentences]
+    lines.append(f"Caveats: {release.caveats}")
+    return lines
+
+
+def diff_releases(old: UIRelease, new: UIRelease) -> list[str]:
+    """A unified diff between two releases' content (empty when the same)."""
+    return list(difflib.unified_diff(release_text(old), release_text(new), fromfile=f"version {old.number}",
+                                     tofile=f"version {new.number}", lineterm="", n=1))
+
+
+def move(ids: Sequence[int], item: int, step: int) -> list[int]:
+    """``ids`` with ``item`` moved ``step`` places (clamped to the ends)."""
+    order = list(ids)
+    index = order.index(item)
+    target = max(0, min(len(order) - 1, index + step))
+    order.insert(target, order.pop(index))
+    return order
