@@ -137,8 +137,9 @@ def _extract(doc: pymupdf.Document, path: pathlib.Path, detect_tables: bool) -> 
             blocks = extract_blocks(page.get_text("dict", flags=TEXT_FLAGS))
             chars += sum(len(line.text) for lines in blocks for line in lines)
             item = _Page(page.number + 1, rect.width, rect.height, blocks)
-            if detect_tables and _may_have_table(page, blocks):
-                item.tables = _find_tables(page)
+            rules = _table_rules(page, blocks) if detect_tables else []
+            if rules:
+                item.tables = _find_tables(page, rules)
             pages.append(item)
     except Exception as exc:
         raise UnreadableDocumentError(str(path), f"corrupt or truncated PDF: {_short(exc)}") from exc
@@ -147,30 +148,41 @@ def _extract(doc: pymupdf.Document, path: pathlib.Path, detect_tables: bool) -> 
     return pages
 
 
-def _may_have_table(page: pymupdf.Page, blocks: list[list[Line]]) -> bool:
-    """Cheap gate for ``find_tables``: a 'Table N' caption and ruled or shaded cells on the page."""
+def _table_rules(page: pymupdf.Page, blocks: list[list[Line]]) -> list[tuple[float, float, float, float]]:
+    """Cheap gate for ``find_tables``: the ruled lines and shaded cells of a page that has a
+    'Table N' caption (empty when there is no caption, or fewer than two such drawings)."""
     if not any(_TABLE_CAPTION.match(line.text) for lines in blocks for line in lines):
-        return False
+        return []
     height = page.rect.height
-    rules = 0
+    rules = []
     for drawing in page.get_cdrawings():
         x0, y0, x1, y1 = drawing["rect"]
         w, h = x1 - x0, y1 - y0
         if y1 < 0.08 * height or y0 > 0.92 * height:
             continue
-        if (h < 2 and w > 40) or (w < 2 and h > 15) or w > 20 and h > 5 and all(item[0] == "re" for item in drawing["items"]):
-            rules += 1
-        if rules >= 2:
-            return True
-    return False
+        if (h < 2 and w > 40) or (w < 2 and h > 15) or (w > 20 and h > 5 and all(i[0] == "re" for i in drawing["items"])):
+            rules.append((x0, y0, x1, y1))
+    return rules if len(rules) >= 2 else []
 
 
-def _find_tables(page: pymupdf.Page) -> list[_Table]:
-    """Tables found by PyMuPDF, each as its box and one ``Line`` per row ('cell | cell | ...')."""
+def _find_tables(page: pymupdf.Page, rules: list[tuple[float, float, float, float]]) -> list[_Table]:
+    """Tables found by PyMuPDF, each as its box and one ``Line`` per row ('cell | cell | ...').
+
+    A page ruled as a full grid is first tried with the fast line-based finder; anything else
+    (booktabs rules, shaded rows), or a grid result that covers too little of the rules, goes to
+    the slower layout-model finder.
+    """
+    tables: list[Any] = []
+    grid = sum(1 for r in rules if r[3] - r[1] < 2) >= 2 and sum(1 for r in rules if r[2] - r[0] < 2) >= 2
+    if grid:
+        tables = [t for t in page.find_tables(use_layout=False).tables if t.row_count >= 2 and t.col_count >= 2]
+        extent = max(r[3] for r in rules) - min(r[1] for r in rules)
+        if sum(t.bbox[3] - t.bbox[1] for t in tables) < 0.6 * extent:
+            tables = []
+    if not tables:
+        tables = [t for t in page.find_tables().tables if t.row_count >= 2 and t.col_count >= 2]
     found: list[_Table] = []
-    for table in page.find_tables().tables:
-        if table.row_count < 2 or table.col_count < 2:
-            continue
+    for table in tables:
         bbox = tuple(table.bbox)
         words = page.get_text("words", clip=bbox, flags=TEXT_FLAGS)
         rows = [(row.bbox, [c for c in row.cells if c is not None]) for row in table.rows]

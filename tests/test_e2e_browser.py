@@ -10,7 +10,9 @@ Run with ``pytest -m e2e``; skipped when /usr/bin/chromium, /usr/bin/chromedrive
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -38,6 +40,8 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium)"),
     pytest.mark.skipif(not CHROMEDRIVER.exists(),
                        reason=f"{CHROMEDRIVER} is not installed (apt-get install chromium-driver)"),
+    pytest.mark.skipif(importlib.util.find_spec("selenium") is None,
+                       reason="selenium is not installed (pip install selenium)"),
 ]
 
 
@@ -169,15 +173,17 @@ class Browser:
         """Wait until every text is visible on the page."""
         self.until(lambda d: all(t in self.main_text() for t in texts), f"text {texts!r}")
 
+    @staticmethod
+    def idle_now(driver: Any) -> bool:
+        """No script run shows as in progress: no 'running' indicator and no stale (faded) elements."""
+        from selenium.webdriver.common.by import By
+
+        running = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget'] [data-testid*='Running']")
+        return not running and not driver.find_elements(By.CSS_SELECTOR, "[data-stale='true']")
+
     def idle(self) -> None:
-        """Wait until the script run has finished (no stale elements and no 'running' indicator)."""
-        def finished(driver: Any) -> bool:
-            from selenium.webdriver.common.by import By
-
-            running = driver.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget'] [data-testid*='Running']")
-            return not running and not driver.find_elements(By.CSS_SELECTOR, "[data-stale='true']")
-
-        self.until(finished, "the Streamlit run to finish")
+        """Wait until the script run has finished."""
+        self.until(self.idle_now, "the Streamlit run to finish")
 
     def one(self, css: str, enabled: bool = True) -> Any:
         """Wait for one fresh, displayed (and by default enabled) element matching ``css``."""
@@ -190,7 +196,7 @@ class Browser:
     def click(self, css: str) -> None:
         self.one(css).click()
 
-    def type_text(self, css: str, text: str, submit_keys: str) -> None:
+    def type_text(self, css: str, text: str, submit_keys: tuple[str, ...]) -> None:
         """Replace the text of an input or text area and commit it (Enter or Ctrl+Enter), as a user does."""
         from selenium.webdriver.common.keys import Keys
 
@@ -229,8 +235,6 @@ VERIFY_BUTTONS = "[class*='st-key-verified_'] button"
 
 @pytest.fixture()
 def browser() -> Iterator[Browser]:
-    selenium = pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
-    del selenium
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -255,10 +259,15 @@ def test_ask_draft_verify_submit_review_release_in_the_browser(stack: Stack, bro
     b.see("Ask a clinical question", "Evidence service ready")
 
     # 1. Ask: an unreviewed machine draft of quoted, cited sentences.
-    b.type_text(".st-key-ask_question textarea", QUESTION, submit_keys=(_ctrl_enter()))
+    b.type_text(".st-key-ask_question textarea", QUESTION, submit_keys=_ctrl_enter())
     b.click(".st-key-ask_button button")
     b.see("Unreviewed machine draft", "References", "[1]", "Show source [1] — page", "Guide to Infection Prevention")
     b.idle()
+    # The quoted sentences shown are the ones the service quotes for this question (slider default: 3).
+    summary = httpx.post(f"{stack.api_url}/v1/summaries", json={"question": QUESTION, "max_sentences": 3},
+                         headers=bearer(stack.librarian_key), timeout=30).json()
+    shown = _squash(b.main_text())
+    assert summary["sentences"] and all(_squash(s["text"]) in shown for s in summary["sentences"])
     b.screenshot("ask")
 
     # 2. Drafts: create a draft from the same question (as the librarian, the UI's default key).
@@ -276,14 +285,18 @@ def test_ask_draft_verify_submit_review_release_in_the_browser(stack: Stack, bro
         pending = [e for e in b.fresh(VERIFY_BUTTONS) if e.is_enabled()]
         assert len(pending) == total - number + 1
         pending[0].click()
-        b.until(lambda d, left=len(pending) - 1: len([e for e in b.fresh(VERIFY_BUTTONS) if e.is_enabled()]) == left
-                and not d.find_elements("css selector", "[data-stale='true']"), f"sentence {number} to be verified")
+
+        def one_fewer(driver: Any, left: int = len(pending) - 1) -> bool:
+            return b.idle_now(driver) and len([e for e in b.fresh(VERIFY_BUTTONS) if e.is_enabled()]) == left
+
+        b.until(one_fewer, f"sentence {number} to be verified")
+        b.see(f"Sentence {number}: verify.")
     b.see("the clinical bottom line is empty")  # the one thing still missing before it can be submitted
     assert "are not verified" not in b.main_text()
     b.screenshot("verified")
 
     # 4. Bottom line, then submit for review.
-    b.type_text("[class*='st-key-bottom_'] textarea", BOTTOM_LINE, submit_keys=(_ctrl_enter()))
+    b.type_text("[class*='st-key-bottom_'] textarea", BOTTOM_LINE, submit_keys=_ctrl_enter())
     b.click(".st-key-save_summary button")
     b.see("Saved.")
     b.idle()
@@ -330,6 +343,10 @@ def test_ask_draft_verify_submit_review_release_in_the_browser(stack: Stack, bro
                          ("release", "rev-ray")]), events
     elapsed = time.monotonic() - started
     print(f"browser flow took {elapsed:.1f} s")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _ctrl_enter() -> tuple[str, ...]:
