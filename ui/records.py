@@ -8,18 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from evsum.records import Citation
 
-@dataclass(frozen=True, slots=True)
-class UICitation:
-    """Where a quoted span comes from: ``page_text[char_start:char_end]`` of one page."""
 
-    document_id: str
-    title: str
-    page: int
-    char_start: int
-    char_end: int
-    section: str | None = None
-    source_path: str = ""
+#: Citations are the project's shared typed record: the same fields as the API's JSON.
+UICitation = Citation
 
 
 @dataclass(frozen=True, slots=True)
