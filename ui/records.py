@@ -10,7 +10,6 @@ from typing import Any
 
 from evsum.records import Citation
 
-
 #: Citations are the project's shared typed record: the same fields as the API's JSON.
 UICitation = Citation
 
