@@ -1,15 +1,18 @@
 """Page-layout helpers for the PDF parser: clean lines, margins, line numbers, reading order.
 
-Everything here works on plain Python records built from PyMuPDF's ``get_text("dict")``
-output, so the heuristics can be tested and tuned without touching PyMuPDF itself:
+Everything here works on plain records built from PyMuPDF's ``get_text("dict")`` output:
 
-* ``extract_blocks`` turns one page's dict into blocks of cleaned ``Line``s (ligatures
-  expanded by the extraction flags, soft hyphens, control and zero-width characters dropped,
-  odd spaces normalised, spans ordered left to right with a space wherever PyMuPDF left a gap);
-* ``margin_key`` / ``is_margin_furniture`` find running headers, footers and page numbers;
-* ``find_line_numbers`` finds the line numbers that preprints print in the margin;
-* ``split_block`` cuts a PyMuPDF block where the style changes or a blank line separates
-  paragraphs; ``order_blocks`` puts blocks in reading order (one, two or more columns).
+* ``extract_blocks`` turns one page's dict into blocks of cleaned ``Line``s: ligatures expanded
+  (by the extraction flags and a fallback table), soft hyphens, control, zero-width and
+  private-use characters dropped, odd spaces normalised, spacing accents composed, spans put
+  left to right with a space wherever the glyphs leave a word gap, rotated text dropped;
+* ``drop_margins`` removes running headers/footers, page numbers and the line numbers that
+  preprints print in the margin (``line_number_edges`` / ``strip_line_numbers``);
+* ``split_block`` cuts a PyMuPDF block where a heading starts or ends or a blank line falls;
+* ``find_gutters`` / ``order_blocks`` put blocks in reading order (one, two or three columns,
+  with full-width blocks splitting the page into bands);
+* ``merge_paragraphs`` joins blocks of one paragraph that PyMuPDF split (column and page-area
+  breaks, double spacing, captions placed mid-column) and cuts reference lists one per entry.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pymupdf
+
+from evsum.records import Role
 
 #: get_text flags: ligatures expanded (no TEXT_PRESERVE_LIGATURES), no image data.
 TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
@@ -184,7 +189,10 @@ def _line_from_spans(spans: list[dict[str, Any]], bbox: tuple[float, float, floa
             lead = (int(match.group(1)), x0, x0 + width)
     bold = bold_chars >= max(total - 2, 0.8 * total)
     run_in = "" if bold else " ".join(lead_bold.split())
-    return Line(text, x0, y0, x1, y1, sizes.most_common(1)[0][0], bold, lead, run_in)
+    size = sizes.most_common(1)[0][0]
+    if y1 - y0 < 0.8 * size:  # glyphs scaled down by the text matrix (figure labels): trust the box
+        size = round((y1 - y0) * 2) / 2
+    return Line(text, x0, y0, x1, y1, size, bold, lead, run_in)
 
 
 def extract_blocks(page_dict: dict[str, Any]) -> list[list[Line]]:
@@ -224,12 +232,14 @@ def _rows_in_order(lines: list[Line]) -> list[Line]:
 # --------------------------------------------------------------------------- margins
 
 _DIGITS = re.compile(r"\d+")
+_NUMERIC_KEY = re.compile(r"(?:page |p )?(?:0 )*0|[ivxlc]+|")  # also the empty key
 _NON_WORD = re.compile(r"[\W_]+")
 _FURNITURE = re.compile(
     r"^(?:page\s*)?[0-9ivxlc]{1,5}(?:\s*(?:of|/|\|)\s*\d{1,5})?$"  # 7, iii, Page 3, 3 of 12
     r"|doi|https?://|www\.|©|\(c\)\s*\d{4}|copyright|all rights reserved|issn|downloaded from"
     r"|\bvol(?:ume)?\b[\s:.(]*\d|\(\d{4}\)\s*\d+\s*[:(]|\d{4}\s*;\s*\d+|\bpage\s+\d+|\bpp?\.\s*\d"
-    r"|licen[cs]e|preprint|peer review|journal|proceedings|published by|\b\d{1,4},\s*\d{1,6}\s*[–-]\s*\d{1,6}\b",
+    r"|licen[cs]e|preprint|peer review|journal|proceedings|published by"
+    r"|\b\d{1,4},\s*\d{1,6}\s*[–-]\s*\d{1,6}\b",  # "Cell 187, 1762–1768"
     re.IGNORECASE,
 )
 
@@ -247,6 +257,42 @@ def in_margin(line: Line, height: float, frac: float = 0.1) -> bool:
 def is_margin_furniture(text: str) -> bool:
     """True for typical header/footer text: page numbers, DOIs, journal citations, licences."""
     return len(text) <= 160 and bool(_FURNITURE.search(text.strip()))
+
+
+def drop_margins(pages: list[list[list[Line]]], heights: list[float]) -> list[list[list[Line]]]:
+    """Every page's blocks without running headers/footers, page numbers and line numbers.
+
+    A line in the top or bottom 12% of its page goes when its digit-free text (``margin_key``)
+    recurs on at least a quarter of the pages (and two), or when its whole block sits in the
+    margin and reads like furniture (page number, DOI, journal citation, licence).  Margin line
+    numbers go when the document numbers its lines on at least two pages.
+    """
+    counts: Counter[str] = Counter()
+    for blocks, height in zip(pages, heights):
+        counts.update({margin_key(ln.text) for ls in blocks for ln in ls if in_margin(ln, height, 0.12)})
+    need = max(2, round(0.25 * len(pages)))
+    repeated = {key for key, n in counts.items() if n >= need}
+    numbered = [line_number_edges([ln for lines in blocks for ln in lines]) for blocks in pages]
+    edges = set().union(*numbered) if sum(1 for e in numbered if e) >= min(2, len(pages)) else set()
+    out: list[list[list[Line]]] = []
+    for blocks, height in zip(pages, heights):
+        kept_blocks: list[list[Line]] = []
+        for lines in blocks:
+            block_in_margin = all(in_margin(ln, height) for ln in lines)
+            kept = [ln for ln in lines if not _is_running(ln, height, block_in_margin, repeated)]
+            if kept:
+                kept_blocks.append(kept)
+        out.append(strip_line_numbers(kept_blocks, edges))
+    return out
+
+
+def _is_running(line: Line, height: float, block_in_margin: bool, repeated: set[str]) -> bool:
+    if not in_margin(line, height, 0.12):
+        return False
+    key = margin_key(line.text)
+    if key in repeated and (block_in_margin or not _NUMERIC_KEY.fullmatch(key)):
+        return True  # page-number-like keys ("0", "page 0") recur trivially: only whole margin blocks
+    return block_in_margin and is_margin_furniture(line.text)
 
 
 # ---------------------------------------------------------------------- line numbers
@@ -303,16 +349,30 @@ def strip_line_numbers(blocks: list[list[Line]], edges: set[int]) -> list[list[L
 # --------------------------------------------------------------------- block splitting
 
 
-def split_block(lines: list[Line], body_size: float) -> list[list[Line]]:
-    """Cut one PyMuPDF block where a heading line starts or ends, or at a blank-line gap."""
+def split_block(
+    lines: list[Line], body_size: float, known: Callable[[str], bool] = lambda text: False
+) -> list[list[Line]]:
+    """Cut one PyMuPDF block where a heading line starts or ends, or at a blank-line gap.
+
+    A heading line is bold or set larger than the body text, or is a short line that ``known``
+    accepts (a known section name set in the body font, as some journals do).
+    """
     groups: list[list[Line]] = [[lines[0]]]
-    for prev, line in zip(lines, lines[1:]):
+    width = max(ln.x1 for ln in lines) - min(ln.x0 for ln in lines)
+    styles = [
+        _heading_style(ln, body_size) or (len(ln.text) <= 40 and ln.size >= body_size - 1 and known(ln.text))
+        for ln in lines
+    ]
+    for i, (prev, line) in enumerate(zip(lines, lines[1:])):
         same_row = line.y0 < prev.y1 - 0.5 * min(line.height, prev.height)
         gap = line.y0 - prev.y1
-        styled_prev = _heading_style(prev, body_size)
-        styled = _heading_style(line, body_size)
-        restyled = styled != styled_prev or (styled and (abs(line.size - prev.size) >= 0.5 or line.bold != prev.bold))
-        if not same_row and (gap > 0.8 * max(prev.height, 1.0) or restyled):
+        styled_prev, styled = styles[i], styles[i + 1]
+        restyled = styled != styled_prev or (
+            styled and (abs(line.size - prev.size) >= 0.5 or line.bold != prev.bold)
+        )
+        # A long bold heading that wraps and runs into the text ("... ATP sen-" / "sitivity We ...").
+        run_in = styled_prev and bool(line.lead_bold) and prev.x1 - prev.x0 >= 0.7 * width
+        if not same_row and (gap > 0.8 * max(prev.height, 1.0) or (restyled and not run_in)):
             groups.append([line])
         else:
             groups[-1].append(line)
@@ -435,3 +495,93 @@ def _column_of(block: Block, bounds: list[float]) -> int | None:
         if inside >= 0.85 * w or (x0 >= bounds[i] - 3 and x1 <= bounds[i + 1] + 3):
             return i
     return None
+
+
+# ------------------------------------------------------------------ paragraph assembly
+
+TERMINAL = (".", "!", "?", ":", ".)", ".]", '."', ".”")
+_LIST_START = re.compile(r"[•◦▪▫●○■□◆◇►▶➢✓✔*·∙–—-]|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s|\(?[ivx]+[.)]\s")
+_ABBREVIATION = re.compile(
+    r"(?:\bet al|\b[A-Z]|\bFigs?|\be\.g|\bi\.e|\bvs|\bcf|\bapprox|\bca|\bNo|\bDr|\bSt|\bRef|\bEqs?|\bpp?)\.$"
+)
+_REF_NUMBER = re.compile(r"\[?(\d{1,3})[.\]]\s")
+
+
+def merge_paragraphs(
+    blocks: list[Block], roles: list[tuple[Role | None, str | None]]
+) -> list[tuple[Block, Role, str | None]]:
+    """Drop figure text, join blocks of one paragraph split by PyMuPDF (column breaks, double
+    spacing, a caption placed mid-column), and cut reference blocks into single references."""
+    out: list[tuple[Block, Role, str | None]] = []
+    for block, (role, section) in zip(blocks, roles):
+        if role is None:
+            continue
+        if out and role in (Role.BODY, Role.REFERENCE, Role.CAPTION):
+            # Look back over captions, tables and stray fragments placed mid-column.
+            j = len(out) - 1
+            while j > 0 and role is not Role.CAPTION and _skippable(out[j], block):
+                j -= 1
+            prev, prev_role, prev_section = out[j]
+            if prev_role is role and prev_section == section and continues(prev, block):
+                out[j] = (Block(prev.lines + block.lines), role, section)
+                continue
+        out.append((block, role, section))
+    result: list[tuple[Block, Role, str | None]] = []
+    for block, role, section in out:
+        parts = _split_references(block) if role is Role.REFERENCE else [block]
+        result.extend((part, role, section) for part in parts)
+    return result
+
+
+def _skippable(item: tuple[Block, Role, str | None], nxt: Block) -> bool:
+    block, role = item[0], item[1]
+    if role in (Role.CAPTION, Role.TABLE):
+        return True
+    text = block.text
+    return nxt.lines[0].text[:1].islower() and len(text) < 40 and not text.endswith(TERMINAL)
+
+
+def _split_references(block: Block) -> list[Block]:
+    """Cut a block holding several references where a numbered or out-dented line starts one."""
+    lines = block.lines
+    left = min(ln.x0 for ln in lines)
+    hanging = sum(1 for ln in lines if ln.x0 > left + 3) >= len(lines) / 3
+    numbered = sum(1 for ln in lines if _REF_NUMBER.match(ln.text)) >= 2
+    if not (hanging or numbered):
+        return [block]
+    groups: list[list[Line]] = [[lines[0]]]
+    first = _REF_NUMBER.match(lines[0].text)
+    expected = int(first.group(1)) + 1 if first else None
+    for line in lines[1:]:
+        if numbered:
+            match = _REF_NUMBER.match(line.text)
+            starts = match is not None and (expected is None or int(match.group(1)) == expected)
+            if match is not None and starts:
+                expected = int(match.group(1)) + 1
+        else:
+            starts = line.x0 <= left + 3
+        if starts:
+            groups.append([line])
+        else:
+            groups[-1].append(line)
+    return [Block(group) for group in groups]
+
+
+def continues(prev: Block, nxt: Block) -> bool:
+    """True when ``nxt`` carries on the paragraph that ``prev`` ends (same role assumed)."""
+    last, first = prev.lines[-1], nxt.lines[0]
+    tail, head = last.text, first.text
+    ends_sentence = tail.endswith(TERMINAL) and not _ABBREVIATION.search(tail)
+    if ends_sentence or _LIST_START.match(head) or first.lead_bold:
+        return False
+    if head[:1].islower() or tail[-1] in "-,(/–" or head[:1] in "([":
+        return True
+    if _REF_NUMBER.match(prev.lines[0].text) and not _REF_NUMBER.match(head):
+        return True  # a numbered reference (or list entry) running on into the next column
+    widest = max(ln.x1 - ln.x0 for ln in prev.lines + nxt.lines)
+    return (
+        abs(prev.size - nxt.size) < 0.3
+        and last.x1 - last.x0 >= 0.85 * widest
+        and abs(first.x0 - last.x0) < 2 * last.height
+        and -2 < first.y0 - last.y1 < 2.5 * last.height
+    )

@@ -17,24 +17,23 @@ import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import pymupdf
 
 from evsum.errors import UnreadableDocumentError
 from evsum.records import LineBox, Role
 from indexing.layout import (
+    TERMINAL,
     TEXT_FLAGS,
     Block,
     Line,
     clean_text,
+    drop_margins,
     extract_blocks,
-    in_margin,
-    is_margin_furniture,
-    line_number_edges,
-    margin_key,
+    merge_paragraphs,
     order_blocks,
     split_block,
-    strip_line_numbers,
     weighted_size,
 )
 from indexing.parsed import ParsedPage, ParsedSource, Region
@@ -47,9 +46,10 @@ _DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+")
 _YEAR_CUE = re.compile(
     r"(?:©|\(c\)|copyright|published|accepted|received|posted)\D{0,40}?\b((?:19|20)\d{2})\b", re.I
 )
-_NUMERIC_KEY = re.compile(r"(?:page |p )?(?:0 )*0|[ivxlc]+|")
 _WORD = re.compile(r"[A-Za-z]{2,}")
-_HYPHEN_WORD = re.compile(r"\b([A-Za-z]{2,})-([a-z]{2,})\b")
+_URL_TAIL = re.compile(r"(?:https?://|www\.|doi\.)\S*$")
+_HYPHENS = ("-", "\u2010", "\u2011")
+_HYPHEN_WORD = re.compile(r"\b([A-Za-z]{2,})[-\u2010\u2011]([a-z]{2,})\b")
 _BAD_TITLE = re.compile(
     r"^(?:microsoft\s+\w+\s*-|untitled|title|document\d*|slide\s*\d*)|\.(?:pdf|docx?|rtf|tex|indd|dvi|ps|qxd)$",
     re.I,
@@ -132,10 +132,15 @@ def _extract(doc: pymupdf.Document, path: pathlib.Path, detect_tables: bool) -> 
     pages: list[_Page] = []
     chars = 0
     try:
-        for page in doc:
+        for index in range(doc.page_count):
+            page = doc.load_page(index)
             rect = page.rect
-            blocks = extract_blocks(page.get_text("dict", flags=TEXT_FLAGS))
+            page_dict = page.get_text("dict", flags=TEXT_FLAGS)
+            blocks = extract_blocks(page_dict)
             chars += sum(len(line.text) for lines in blocks for line in lines)
+            if not chars:  # only rotated text so far? It is still a text layer.
+                spans = (s for b in page_dict["blocks"] for ln in b.get("lines", ()) for s in ln["spans"])
+                chars += sum(len(s["text"].strip()) for s in spans)
             item = _Page(page.number + 1, rect.width, rect.height, blocks)
             rules = _table_rules(page, blocks) if detect_tables else []
             if rules:
@@ -160,7 +165,8 @@ def _table_rules(page: pymupdf.Page, blocks: list[list[Line]]) -> list[tuple[flo
         w, h = x1 - x0, y1 - y0
         if y1 < 0.08 * height or y0 > 0.92 * height:
             continue
-        if (h < 2 and w > 40) or (w < 2 and h > 15) or (w > 20 and h > 5 and all(i[0] == "re" for i in drawing["items"])):
+        ruled = (h < 2 and w > 40) or (w < 2 and h > 15)
+        if ruled or (w > 20 and h > 5 and all(item[0] == "re" for item in drawing["items"])):
             rules.append((x0, y0, x1, y1))
     return rules if len(rules) >= 2 else []
 
@@ -175,23 +181,21 @@ def _find_tables(page: pymupdf.Page, rules: list[tuple[float, float, float, floa
     tables: list[Any] = []
     grid = sum(1 for r in rules if r[3] - r[1] < 2) >= 2 and sum(1 for r in rules if r[2] - r[0] < 2) >= 2
     if grid:
-        tables = [t for t in page.find_tables(use_layout=False).tables if t.row_count >= 2 and t.col_count >= 2]
+        tables = [t for t in page.find_tables(use_layout=False).tables if min(t.row_count, t.col_count) >= 2]
         extent = max(r[3] for r in rules) - min(r[1] for r in rules)
         if sum(t.bbox[3] - t.bbox[1] for t in tables) < 0.6 * extent:
             tables = []
     if not tables:
-        tables = [t for t in page.find_tables().tables if t.row_count >= 2 and t.col_count >= 2]
+        tables = [t for t in page.find_tables().tables if min(t.row_count, t.col_count) >= 2]
     found: list[_Table] = []
     for table in tables:
         bbox = tuple(table.bbox)
         words = page.get_text("words", clip=bbox, flags=TEXT_FLAGS)
         rows = [(row.bbox, [c for c in row.cells if c is not None]) for row in table.rows]
-        cells: dict[tuple[int, int], list[tuple[float, ...]]] = {}
+        cells: dict[tuple[int, int], list[tuple[Any, ...]]] = {}  # words: x0, y0, x1, y1, text, ...
         for word in words:
-            cx, cy = (word[0] + word[2]) / 2, (word[1] + word[3]) / 2
-            r = min(range(len(rows)), key=lambda i: _distance(cy, rows[i][0][1], rows[i][0][3]))
-            row_cells = rows[r][1]
-            c = min(range(len(row_cells)), key=lambda j: _distance(cx, row_cells[j][0], row_cells[j][2])) if row_cells else 0
+            r = _nearest((word[1] + word[3]) / 2, [(row[0][1], row[0][3]) for row in rows])
+            c = _nearest((word[0] + word[2]) / 2, [(cell[0], cell[2]) for cell in rows[r][1]])
             cells.setdefault((r, c), []).append(word)
         lines: list[Line] = []
         for r in range(len(rows)):
@@ -208,8 +212,14 @@ def _find_tables(page: pymupdf.Page, rules: list[tuple[float, float, float, floa
     return found
 
 
-def _distance(v: float, lo: float, hi: float) -> float:
-    return 0.0 if lo <= v <= hi else min(abs(v - lo), abs(v - hi))
+def _nearest(v: float, spans: list[tuple[float, float]]) -> int:
+    """Index of the interval that contains ``v`` or lies closest to it (0 when there is none)."""
+    best, best_d = 0, float("inf")
+    for i, (lo, hi) in enumerate(spans):
+        d = 0.0 if lo <= v <= hi else min(abs(v - lo), abs(v - hi))
+        if d < best_d:
+            best, best_d = i, d
+    return best
 
 
 # ------------------------------------------------------------------ document assembly
@@ -221,7 +231,8 @@ def _assemble(pages: list[_Page], meta: dict[str, str]) -> ParsedSource:
     all_lines = [line for p in pages for lines in p.blocks for line in lines]
     body_size = weighted_size(ln for ln in all_lines if len(ln.text) >= 30) or weighted_size(all_lines)
     words = _vocabulary(pages)
-    _drop_margins(pages)
+    for page, blocks in zip(pages, drop_margins([p.blocks for p in pages], [p.height for p in pages])):
+        page.blocks = blocks
     for page in pages:
         page.ordered = _page_blocks(page, body_size)
     title = _title(pages[0], meta)
@@ -229,7 +240,7 @@ def _assemble(pages: list[_Page], meta: dict[str, str]) -> ParsedSource:
     parsed_pages: list[ParsedPage] = []
     regions: list[Region] = []
     for page, page_roles in zip(pages, roles):
-        merged = _merge_continuations(page.ordered, page_roles)
+        merged = merge_paragraphs(page.ordered, page_roles)
         parsed, page_regions = _emit(page, merged, words)
         parsed_pages.append(parsed)
         regions.extend(page_regions)
@@ -247,43 +258,12 @@ def _vocabulary(pages: list[_Page]) -> tuple[set[str], set[str]]:
                 found = _WORD.findall(line.text)
                 if hyphen_before and found:
                     found = found[1:]
-                hyphen_before = line.text.endswith("-")
+                hyphen_before = line.text.endswith(_HYPHENS)
                 if hyphen_before and found:
                     found = found[:-1]
                 vocab.update(w.lower() for w in found)
-                if "-" in line.text:
-                    compounds.update(f"{a}-{b}".lower() for a, b in _HYPHEN_WORD.findall(line.text))
+                compounds.update(f"{a}-{b}".lower() for a, b in _HYPHEN_WORD.findall(line.text))
     return vocab, compounds
-
-
-def _drop_margins(pages: list[_Page]) -> None:
-    """Remove running headers/footers, page numbers and margin line numbers from every page."""
-    counts: dict[str, int] = {}
-    for page in pages:
-        keys = {margin_key(ln.text) for lines in page.blocks for ln in lines if in_margin(ln, page.height, 0.12)}
-        for key in keys:
-            counts[key] = counts.get(key, 0) + 1
-    need = max(2, round(0.25 * len(pages)))
-    repeated = {key for key, n in counts.items() if n >= need}
-    numbered = [line_number_edges([ln for lines in p.blocks for ln in lines]) for p in pages]
-    doc_edges = set().union(*numbered) if sum(1 for e in numbered if e) >= min(2, len(pages)) else set()
-    for page in pages:
-        kept_blocks: list[list[Line]] = []
-        for lines in page.blocks:
-            block_in_margin = all(in_margin(ln, page.height) for ln in lines)
-            kept = []
-            for ln in lines:
-                if in_margin(ln, page.height, 0.12):
-                    key = margin_key(ln.text)
-                    # Page-number-like keys ("#", "page #") repeat trivially: only in a margin block.
-                    if (key in repeated and (block_in_margin or not _NUMERIC_KEY.fullmatch(key))) or (
-                        block_in_margin and is_margin_furniture(ln.text)
-                    ):
-                        continue
-                kept.append(ln)
-            if kept:
-                kept_blocks.append(kept)
-        page.blocks = strip_line_numbers(kept_blocks, doc_edges)
 
 
 def _page_blocks(page: _Page, body_size: float) -> list[Block]:
@@ -305,7 +285,7 @@ def _page_blocks(page: _Page, body_size: float) -> list[Block]:
                 rest.append(keep)
         lines_of_blocks = rest
         tables.append(Block(lines=inside, table_rows=rows))
-    blocks = [Block(group) for lines in lines_of_blocks for group in split_block(lines, body_size)]
+    blocks = [Block(group) for lines in lines_of_blocks for group in split_block(lines, body_size, _is_known)]
     return order_blocks(blocks + tables, page.width)
 
 
@@ -330,7 +310,9 @@ def _emit(
                     parts[-1] = parts[-1][:-1]
                     pos -= 1
                     last = boxes[-1]
-                    boxes[-1] = LineBox(last.char_start, last.char_end - 1, last.x0, last.y0, last.x1, last.y1)
+                    boxes[-1] = LineBox(
+                        last.char_start, last.char_end - 1, last.x0, last.y0, last.x1, last.y1
+                    )
                     sep = ""
                 parts.append(sep)
                 pos += len(sep)
@@ -349,15 +331,15 @@ def _joiner(prev: str, nxt: str, words: tuple[set[str], set[str]]) -> str:
     document writes the hyphenated compound elsewhere, or both halves are words of the
     document and their concatenation is not ("glucose-" + "stimulated").
     """
-    if len(prev) >= 2 and prev[-1] in "-‐" and prev[-2].isalnum():
+    if len(prev) >= 2 and prev.endswith(_HYPHENS) and prev[-2].isalnum():
         if prev[-2].isalpha() and nxt[:1].islower():
             vocab, compounds = words
             left_match = re.search(r"[A-Za-z]+$", prev[:-1])
             right_match = re.match(r"[a-z]+", nxt)
             left = left_match.group(0).lower() if left_match else ""
             right = right_match.group(0) if right_match else ""
-            if f"{left}-{right}" in compounds:
-                return ""
+            if f"{left}-{right}" in compounds or (left_match and left_match.group(0).isupper()):
+                return ""  # a compound the document writes elsewhere, or "S-phase", "DNA-binding"
             if left + right in vocab:
                 return "-"
             keep = len(left) >= 3 and len(right) >= 3 and left in vocab and right in vocab
@@ -365,53 +347,55 @@ def _joiner(prev: str, nxt: str, words: tuple[set[str], set[str]]) -> str:
         return ""
     if len(prev) >= 2 and prev[-1] in "/–" and not prev[-2].isspace():
         return ""
-    if prev[-1:] in "./_-" and re.search(r"(?:https?://|www\.|doi\.)\S*$", prev) and nxt[:1].isalnum():
+    url_break = prev[-1:] == "/" or (prev[-1:] in "._-" and prev[-2:-1].isalnum() and nxt[:1].islower())
+    if url_break and nxt[:1].isalnum() and _URL_TAIL.search(prev):
         return ""  # a URL or DOI broken across lines
     return " "
 
 
 # ------------------------------------------------------------------ roles and sections
 
+# Known section names: canonical name -> other spellings (the lower-cased name always matches).
+_SECTION_ALIASES: dict[str, tuple[str, ...]] = {
+    "Abstract": (), "Summary": (), "Background": (), "Introduction": (),
+    "Methods": ("method", "methodology", "online methods"),
+    "Materials and Methods": ("material and methods", "methods and materials"), "Patients and Methods": (),
+    "Experimental Procedures": (), "Experimental Section": (), "STAR Methods": (), "Results": (),
+    "Results and Discussion": (), "Discussion": (), "Conclusions": ("conclusion", "concluding remarks"),
+    "Discussion and Conclusions": (), "Recommendations": ("recommendation",),
+    "Summary of Recommendations": (), "Limitations": ("limitations of the study", "study limitations"),
+    "Strengths and Limitations": (),
+    "Acknowledgements": ("acknowledgments", "acknowledgement", "acknowledgment"), "Funding": (),
+    "References": (
+        "bibliography", "reference", "literature cited", "works cited", "references and notes",
+        "reference list", "references cited",
+    ),
+    "Further Reading": (), "Supporting Information": (),
+    "Author Contributions": ("authors contributions", "contributions", "contribution statement"),
+    "Competing Interests": (), "Conflict of Interest": ("conflicts of interest",),
+    "Declaration of Interests": ("declaration of competing interest",), "Declarations": (),
+    "Data Availability": ("data availability statement",), "Code Availability": (), "Abbreviations": (),
+    "Keywords": ("key words",), "Highlights": (), "Significance": (), "Author Summary": (),
+    "Key Points": (), "Key Messages": (), "Executive Summary": (), "Glossary": (),
+    "Resource Availability": (), "Key Resources Table": (), "Ethics Statement": (), "Ethics": (),
+    "Quantification and Statistical Analysis": (), "Statistical Analysis": ("statistical analyses",),
+    "Case Report": (), "Case Presentation": (), "Objectives": ("objective",), "Aims": (), "Purpose": (),
+    "Scope": (), "Foreword": (), "Preface": (), "Contents": ("table of contents",),
+    "Figure Legends": ("figure captions",), "Figures": (), "Tables": (), "Additional Information": (),
+    "Disclosures": (), "Research in Context": (), "Study Design": (), "Notes": (), "Open Access": (),
+}
 _SECTION_NAMES = {
-    "abstract": "Abstract", "summary": "Summary", "background": "Background", "introduction": "Introduction",
-    "methods": "Methods", "method": "Methods", "methodology": "Methods", "online methods": "Methods",
-    "materials and methods": "Materials and Methods", "material and methods": "Materials and Methods",
-    "methods and materials": "Materials and Methods", "patients and methods": "Patients and Methods",
-    "experimental procedures": "Experimental Procedures", "experimental section": "Experimental Section",
-    "star methods": "STAR Methods", "results": "Results", "results and discussion": "Results and Discussion",
-    "discussion": "Discussion", "conclusion": "Conclusions", "conclusions": "Conclusions",
-    "discussion and conclusions": "Discussion and Conclusions", "concluding remarks": "Conclusions",
-    "recommendations": "Recommendations", "recommendation": "Recommendations",
-    "summary of recommendations": "Summary of Recommendations", "limitations": "Limitations",
-    "strengths and limitations": "Strengths and Limitations", "acknowledgements": "Acknowledgements",
-    "acknowledgments": "Acknowledgements", "acknowledgement": "Acknowledgements",
-    "acknowledgment": "Acknowledgements", "funding": "Funding", "references": "References",
-    "bibliography": "References", "reference": "References", "literature cited": "References", "works cited": "References",
-    "references and notes": "References", "reference list": "References", "references cited": "References",
-    "further reading": "Further Reading", "supporting information": "Supporting Information",
-    "author contributions": "Author Contributions", "authors contributions": "Author Contributions",
-    "contributions": "Author Contributions", "competing interests": "Competing Interests",
-    "conflict of interest": "Conflict of Interest", "conflicts of interest": "Conflict of Interest",
-    "declaration of interests": "Declaration of Interests", "declarations": "Declarations",
-    "declaration of competing interest": "Declaration of Interests", "data availability": "Data Availability",
-    "data availability statement": "Data Availability", "code availability": "Code Availability",
-    "abbreviations": "Abbreviations", "keywords": "Keywords", "key words": "Keywords",
-    "highlights": "Highlights", "significance": "Significance", "author summary": "Author Summary",
-    "key points": "Key Points", "key messages": "Key Messages", "executive summary": "Executive Summary",
-    "glossary": "Glossary", "resource availability": "Resource Availability",
-    "key resources table": "Key Resources Table", "ethics statement": "Ethics Statement",
-    "ethics": "Ethics", "quantification and statistical analysis": "Quantification and Statistical Analysis",
-    "statistical analysis": "Statistical Analysis", "statistical analyses": "Statistical Analysis",
-    "case report": "Case Report", "case presentation": "Case Presentation", "objectives": "Objectives",
-    "objective": "Objectives", "aims": "Aims", "purpose": "Purpose", "scope": "Scope",
-    "foreword": "Foreword", "preface": "Preface", "contents": "Contents", "table of contents": "Contents",
-    "figure legends": "Figure Legends", "figures": "Figures", "figure captions": "Figure Legends",
-    "tables": "Tables", "additional information": "Additional Information", "disclosures": "Disclosures",
-    "research in context": "Research in Context", "study design": "Study Design", "notes": "Notes",
-    "contribution statement": "Author Contributions", "open access": "Open Access",
-    "limitations of the study": "Limitations", "study limitations": "Limitations",
+    alias: name for name, aliases in _SECTION_ALIASES.items() for alias in (name.lower(), *aliases)
 }
 _REFERENCE_SECTIONS = {"References", "Further Reading"}
+# Known names that open a section even as a bold run-in ("Funding This work was ..."); others
+# ("Ethics statement", "Statistical analysis") are subsections of the section they sit in.
+_RUN_IN_SECTIONS = {
+    "Abstract", "Background", "Introduction", "Methods", "Materials and Methods", "Results", "Discussion",
+    "Conclusions", "Limitations", "Recommendations", "Acknowledgements", "Funding", "Author Contributions",
+    "Competing Interests", "Conflict of Interest", "Declaration of Interests", "Data Availability",
+    "Code Availability", "References", "Open Access",
+}
 _PREFIX_SECTIONS = re.compile(r"^(supplementa(?:ry|l)|appendix|appendices|annex|annexes|annexe)\b")
 _NUMBERING = re.compile(r"^(?:\d+(?:\.\d+)*\.?|[IVXLC]+[.)]|[A-Z][.)])\s+")
 _CAPTION = re.compile(
@@ -431,14 +415,26 @@ _SMALL_WORDS = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "
 
 def _heading_name(text: str) -> tuple[str, str | None]:
     """(clean title-case heading text, canonical section name when it is a known section)."""
-    clean = _NUMBERING.sub("", text.strip()).strip().rstrip(":.").strip()
-    key = " ".join(_NON_ALNUM.sub(" ", clean.lower().replace("&", " and ")).split())
+    clean, key = _section_key(text)
     if key in _SECTION_NAMES:
         return _SECTION_NAMES[key], _SECTION_NAMES[key]
     title = _title_case(clean)
-    if _PREFIX_SECTIONS.match(key) and len(key.split()) <= 8:
-        return title, title
+    if _PREFIX_SECTIONS.match(key) and len(key.split()) <= 8 and not re.search(r"[()\[\]]", clean):
+        return title, title  # "Supplementary information", "Annex 2. ..."
     return title, None
+
+
+def _section_key(text: str) -> tuple[str, str]:
+    """The heading without numbering and end punctuation, and its lower-case lookup key."""
+    clean = _NUMBERING.sub("", text.strip()).strip().rstrip(":.").strip()
+    return clean, " ".join(_NON_ALNUM.sub(" ", clean.lower().replace("&", " and ")).split())
+
+
+def _is_known(text: str) -> bool:
+    """A line that is just a known section name ("Methods", "2. Results")."""
+    if not (text[:1].isupper() or text[:1].isdigit()):
+        return False
+    return _section_key(text)[1] in _SECTION_NAMES
 
 
 def _title_case(text: str) -> str:
@@ -455,7 +451,10 @@ def _title_case(text: str) -> str:
 
 
 def _is_ref_like(text: str) -> bool:
-    return len(text) >= 30 and bool(_REF_START.match(text) and _REF_YEAR.search(text) and _REF_CUE.search(text))
+    """A reference-list entry: numbered or 'Author, A.' start, a year and a citation cue."""
+    return len(text) >= 30 and bool(
+        _REF_START.match(text) and _REF_YEAR.search(text) and _REF_CUE.search(text)
+    )
 
 
 def _heading_candidate(block: Block, body_size: float) -> tuple[str, str | None] | None:
@@ -494,19 +493,27 @@ _Labelled = tuple[Role | None, str | None]  # (role or None = figure text to dro
 
 
 def _assign_roles(pages: list[list[Block]], body_size: float, title: str) -> list[list[_Labelled]]:
-    """Role and section of every block, carrying the section (and the references state) across pages."""
+    """Role and section of every block, carrying the section (and the references state) across pages.
+
+    Section headings are the known names ("Results", "Methods"), headings set larger than those,
+    and headings in the same style as those when that style is all capitals or the document has
+    fewer than three known names (guidelines).  Other styled headings are subheadings: they get
+    ``Role.HEADING`` but leave the section alone.
+    """
     candidates = [[_heading_candidate(b, body_size) for b in blocks] for blocks in pages]
     known = [b for blocks, cands in zip(pages, candidates) for b, c in zip(blocks, cands) if c and c[1]]
-    # Section headings look like the known ones ("Results", "Methods"); other styled headings are
-    # subheadings unless they are set larger than the known ones.
     styles = Counter(_style(b) for b in known)
-    l1_styles = {style for style, n in styles.items() if n >= max(2, 0.25 * len(known)) or len(known) < 4}
+    l1_styles = {style for style, n in styles.items() if n >= max(2, 0.3 * len(known))}
+    l1_styles.update(style for style, _ in styles.most_common(1))
     l1_size = statistics.median(b.size for b in known) + 0.3 if known else body_size + 1.2
+    paper = len(known) >= 3
     squashed_title = _squash(title)
     section: str | None = None
     in_refs = False
     out: list[list[_Labelled]] = []
     prev_role: Role | None = Role.BODY
+    prev_block: Block | None = None
+    small_print: tuple[str | None, bool, float] | None = None  # state before a small-type run-in
     caption_size = 0.0
     for blocks, cands in zip(pages, candidates):
         roles: list[_Labelled] = []
@@ -514,18 +521,25 @@ def _assign_roles(pages: list[list[Block]], body_size: float, title: str) -> lis
             name, known_name = cand or ("", None)
             level = 0
             if cand is not None:
-                major = known_name or _style(block) in l1_styles or block.size > l1_size
+                style = _style(block)
+                larger = block.size > l1_size + (0.7 if paper else 0.0)
+                major = known_name or larger or (style in l1_styles and (style[2] or not paper))
                 level = 1 if major and len(_WORD.findall(name)) >= (1 if known_name else 2) else 2
             text = block.text
             role: Role | None = Role.BODY
             if block.table_rows:
                 role = Role.TABLE
-            elif level and len(squashed_title) >= 10 and len(_squash(text)) >= 8 and _squash(text) in squashed_title:
+            elif level and _part_of_title(text, squashed_title):
                 role = Role.HEADING
             elif level:
                 role = Role.HEADING
                 if level == 1 and (not in_refs or known_name or block.size > l1_size):
-                    section, in_refs = name, name in _REFERENCE_SECTIONS
+                    section, in_refs, small_print = name, name in _REFERENCE_SECTIONS, None
+            elif prev_role is Role.HEADING and prev_block is not None and _heading_goes_on(prev_block, block):
+                role = Role.HEADING  # the second line of a heading, set as its own block
+                if roles and roles[-1][1] == section and section == _heading_name(prev_block.text)[0]:
+                    section = _heading_name(f"{prev_block.text} {text}")[0]
+                    roles[-1] = (Role.HEADING, section)
             elif _CAPTION.match(text):
                 role, caption_size = Role.CAPTION, block.size
             elif _is_figure_text(block, body_size):
@@ -536,17 +550,38 @@ def _assign_roles(pages: list[list[Block]], body_size: float, title: str) -> lis
             ):
                 role = Role.CAPTION
             else:
+                if small_print and block.size > small_print[2] + 0.5:  # back from footnotes to body text
+                    section, in_refs, _ = small_print
+                    small_print = None
                 run_in = _heading_name(block.lines[0].lead_bold)[1] if block.lines[0].lead_bold else None
-                if run_in:  # "Conclusions We report ..." opens a new section without a heading line
+                if run_in in _RUN_IN_SECTIONS:  # "Conclusions We report ..." opens a section
+                    if block.size < body_size - 0.5 and small_print is None:
+                        small_print = (section, in_refs, block.size)  # ... unless it is a footnote
                     section, in_refs = run_in, run_in in _REFERENCE_SECTIONS
                 if in_refs or (prev_role is Role.REFERENCE and _is_ref_like(text)):
                     role = Role.REFERENCE
             roles.append((role, section))
             if role is not None:
-                prev_role = role
+                prev_role, prev_block = role, block
         out.append(roles)
     _mark_reference_tail(pages, out)
     return out
+
+
+def _heading_goes_on(heading: Block, block: Block) -> bool:
+    """True when ``block`` is a short lower-case continuation of ``heading`` in the same type."""
+    return (
+        len(block.lines) <= 2
+        and block.text[:1].islower()
+        and _style(block)[:2] == _style(heading)[:2]
+        and not heading.text.endswith(TERMINAL)
+        and 0 <= block.y0 - heading.y1 < 2 * heading.lines[-1].height
+    )
+
+
+def _part_of_title(text: str, squashed_title: str) -> bool:
+    squashed = _squash(text)
+    return len(squashed_title) >= 10 and len(squashed) >= 8 and squashed in squashed_title
 
 
 def _style(block: Block) -> tuple[float, bool, bool]:
@@ -558,9 +593,10 @@ def _is_figure_text(block: Block, body_size: float) -> bool:
     text = block.text
     head = text[:120]
     letters = sum(c.isalpha() for c in head)
-    if letters < 0.3 * len(head.replace(" ", "")) and not (text.endswith(_TERMINAL) and re.search(r"\d", text)):
+    numeric_end = text.endswith(TERMINAL) and re.search(r"\d", text)
+    if letters < 0.3 * len(head.replace(" ", "")) and not numeric_end:
         return True  # dot leaders, axis ticks, numbers without words (but keep "2019).")
-    if len(text) > 40 or len(text.split()) > 4 or text.endswith(_TERMINAL):
+    if len(text) > 40 or len(text.split()) > 4 or text.endswith(TERMINAL):
         return False
     return block.size < body_size - 0.5 or not re.search(r"[a-z]{3,}", text)
 
@@ -574,81 +610,6 @@ def _mark_reference_tail(pages: list[list[Block]], roles: list[list[_Labelled]])
         if len(refs) >= 3 and sum(len(b.text) for _, b in refs) >= 0.5 * body_chars:
             for i, _ in refs:
                 roles[index][i] = (Role.REFERENCE, roles[index][i][1])
-
-
-_TERMINAL = (".", "!", "?", ":", ".)", ".]", '."', ".”")
-_LIST_START = re.compile(r"[•◦▪▫●○■□◆◇►▶➢✓✔*·∙–—-]|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s|\(?[ivx]+[.)]\s")
-_ABBREVIATION = re.compile(
-    r"(?:\bet al|\b[A-Z]|\bFigs?|\be\.g|\bi\.e|\bvs|\bcf|\bapprox|\bca|\bNo|\bDr|\bSt|\bRef|\bEqs?|\bpp?)\.$"
-)
-_REF_NUMBER = re.compile(r"\[?(\d{1,3})[.\]]\s")
-
-
-def _merge_continuations(blocks: list[Block], roles: list[_Labelled]) -> list[tuple[Block, Role, str | None]]:
-    """Drop figure text, join blocks of one paragraph split by PyMuPDF (column breaks, double
-    spacing, a caption placed mid-column), and cut reference blocks into single references."""
-    out: list[tuple[Block, Role, str | None]] = []
-    for block, (role, section) in zip(blocks, roles):
-        if role is None:
-            continue
-        if out and role in (Role.BODY, Role.REFERENCE, Role.CAPTION):
-            j = len(out) - 1
-            while j > 0 and role is not Role.CAPTION and out[j][1] in (Role.CAPTION, Role.TABLE):
-                j -= 1
-            prev, prev_role, prev_section = out[j]
-            if prev_role is role and prev_section == section and _continues(prev, block):
-                out[j] = (Block(prev.lines + block.lines), role, section)
-                continue
-        out.append((block, role, section))
-    result: list[tuple[Block, Role, str | None]] = []
-    for block, role, section in out:
-        parts = _split_references(block) if role is Role.REFERENCE else [block]
-        result.extend((part, role, section) for part in parts)
-    return result
-
-
-def _split_references(block: Block) -> list[Block]:
-    """Cut a block holding several references where a numbered or out-dented line starts one."""
-    lines = block.lines
-    left = min(ln.x0 for ln in lines)
-    hanging = sum(1 for ln in lines if ln.x0 > left + 3) >= len(lines) / 3
-    numbered = sum(1 for ln in lines if _REF_NUMBER.match(ln.text)) >= 2
-    if not (hanging or numbered):
-        return [block]
-    groups: list[list[Line]] = [[lines[0]]]
-    first = _REF_NUMBER.match(lines[0].text)
-    expected = int(first.group(1)) + 1 if first else None
-    for line in lines[1:]:
-        if numbered:
-            match = _REF_NUMBER.match(line.text)
-            starts = bool(match) and (expected is None or int(match.group(1)) == expected)
-            if match and starts:
-                expected = int(match.group(1)) + 1
-        else:
-            starts = line.x0 <= left + 3
-        if starts:
-            groups.append([line])
-        else:
-            groups[-1].append(line)
-    return [Block(group) for group in groups]
-
-
-def _continues(prev: Block, nxt: Block) -> bool:
-    last, first = prev.lines[-1], nxt.lines[0]
-    tail, head = last.text, first.text
-    if (tail.endswith(_TERMINAL) and not _ABBREVIATION.search(tail)) or _LIST_START.match(head) or first.lead_bold:
-        return False
-    if head[:1].islower() or tail[-1] in "-,(/–" or head[:1] in "([":
-        return True
-    if _REF_NUMBER.match(prev.lines[0].text) and not _REF_NUMBER.match(head):
-        return True  # a numbered reference (or list entry) running on into the next column
-    widest = max(ln.x1 - ln.x0 for ln in prev.lines + nxt.lines)
-    return (
-        abs(prev.size - nxt.size) < 0.3
-        and last.x1 - last.x0 >= 0.85 * widest
-        and abs(first.x0 - last.x0) < 2 * last.height
-        and -2 < first.y0 - last.y1 < 2.5 * last.height
-    )
 
 
 # ------------------------------------------------------------------ title and metadata
@@ -672,14 +633,17 @@ def _squash(text: str) -> str:
 
 
 def _largest_text(first: _Page) -> str:
-    """The largest-font text in the top 60% of page 1 that reads like a title."""
-    blocks = first.ordered or [Block(lines) for lines in first.blocks]
-    lines = [ln for b in blocks if not b.table_rows for ln in b.lines if ln.y0 < 0.6 * first.height]
-    for size in sorted({ln.size for ln in lines}, reverse=True)[:4]:
-        chosen = [ln for ln in lines if abs(ln.size - size) < 0.3]
-        text = " ".join(ln.text for ln in chosen)
-        text = re.sub(r"(\w)- (\w)", r"\1-\2", text)
-        if 8 <= len(text) <= 300 and len(text.split()) >= 2:
+    """The first run of lines in page 1's largest (then boldest) type that reads like a title."""
+    lines = [ln for b in first.ordered if not b.table_rows for ln in b.lines]
+    for size, bold in sorted({(ln.size, ln.bold) for ln in lines}, reverse=True)[:5]:
+        run: list[Line] = []
+        for ln in lines:
+            if ln.size == size and ln.bold == bold:
+                run.append(ln)
+            elif run:
+                break
+        text = re.sub(r"(\w)- (\w)", r"\1-\2", " ".join(ln.text for ln in run))
+        if 8 <= len(text) <= 300 and len(_WORD.findall(text)) >= 2:
             return text
     return ""
 
