@@ -1,18 +1,18 @@
-"""Page-layout helpers for the PDF parser: clean lines, margins, line numbers, reading order.
+"""Page-layout helpers for the PDF parser: line and block records, clean lines, reading order.
 
 Everything here works on plain records built from PyMuPDF's ``get_text("dict")`` output:
 
+* ``Line`` and ``Block`` are the records every pass of the parser works on, and
+  ``weighted_size`` the font size most of their characters use;
 * ``extract_blocks`` turns one page's dict into blocks of cleaned ``Line``s: ligatures expanded
   (by the extraction flags and a fallback table), soft hyphens, control, zero-width and
   private-use characters dropped, odd spaces normalised, spacing accents composed, spans put
   left to right with a space wherever the glyphs leave a word gap, rotated text dropped;
-* ``drop_margins`` removes running headers/footers, page numbers and the line numbers that
-  preprints print in the margin (``line_number_edges`` / ``strip_line_numbers``);
 * ``split_block`` cuts a PyMuPDF block where a heading starts or ends or a blank line falls;
 * ``find_gutters`` / ``order_blocks`` put blocks in reading order (one, two or three columns,
-  with full-width blocks splitting the page into bands);
-* ``merge_paragraphs`` joins blocks of one paragraph that PyMuPDF split (column and page-area
-  breaks, double spacing, captions placed mid-column) and cuts reference lists one per entry.
+  with full-width blocks splitting the page into bands).
+
+Margin clean-up lives in ``indexing.margins`` and paragraph assembly in ``indexing.paragraphs``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import pymupdf
-
-from evsum.records import Role
 
 #: get_text flags: ligatures expanded (no TEXT_PRESERVE_LIGATURES), no image data.
 TEXT_FLAGS = pymupdf.TEXT_PRESERVE_WHITESPACE | pymupdf.TEXT_MEDIABOX_CLIP
@@ -47,7 +45,10 @@ _ACCENTS = {"´": "\u0301", "`": "\u0300", "¨": "\u0308", "˜": "\u0303", "ˆ":
             "˚": "\u030a", "ˇ": "\u030c"}
 _SPACING_ACCENT = re.compile(r"([A-Za-z])([´`¨˜ˆ¸˚ˇ]) (?=[a-z])")
 _LEAD_NUMBER = re.compile(r"(\d{1,5}) +(?=\S)")
-_BARE_NUMBER = re.compile(r"\d{1,5}")
+#: a bare integer (page or line number), shared with the line-number checks in ``indexing.margins``.
+BARE_NUMBER = re.compile(r"\d{1,5}")
+#: a word of two or more letters (vocabulary, heading and title checks).
+WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 def clean_text(text: str) -> str:
@@ -162,7 +163,7 @@ def _line_from_spans(spans: list[dict[str, Any]], bbox: tuple[float, float, floa
             and not text.startswith(" ")
         ):
             parts.append(" ")
-        if not parts and lead is None and _BARE_NUMBER.fullmatch(stripped) and len(spans) > 1:
+        if not parts and lead is None and BARE_NUMBER.fullmatch(stripped) and len(spans) > 1:
             lead = (int(stripped), sx0, sx1)
         parts.append(text)
         n = len(stripped)
@@ -227,123 +228,6 @@ def _rows_in_order(lines: list[Line]) -> list[Line]:
         else:
             rows.append([line])
     return [line for row in rows for line in sorted(row, key=lambda ln: ln.x0)]
-
-
-# --------------------------------------------------------------------------- margins
-
-_DIGITS = re.compile(r"\d+")
-_NUMERIC_KEY = re.compile(r"(?:page |p )?(?:0 )*0|[ivxlc]+|")  # also the empty key
-_NON_WORD = re.compile(r"[\W_]+")
-_FURNITURE = re.compile(
-    r"^(?:page\s*)?[0-9ivxlc]{1,5}(?:\s*(?:of|/|\|)\s*\d{1,5})?$"  # 7, iii, Page 3, 3 of 12
-    r"|doi|https?://|www\.|©|\(c\)\s*\d{4}|copyright|all rights reserved|issn|downloaded from"
-    r"|\bvol(?:ume)?\b[\s:.(]*\d|\(\d{4}\)\s*\d+\s*[:(]|\d{4}\s*;\s*\d+|\bpage\s+\d+|\bpp?\.\s*\d"
-    r"|licen[cs]e|preprint|peer review|journal|proceedings|published by"
-    r"|\b\d{1,4},\s*\d{1,6}\s*[–-]\s*\d{1,6}\b",  # "Cell 187, 1762–1768"
-    re.IGNORECASE,
-)
-
-
-def margin_key(text: str) -> str:
-    """Normalise a margin line so that running headers match across pages (digits dropped)."""
-    return _NON_WORD.sub(" ", _DIGITS.sub("0", text.lower())).strip()
-
-
-def in_margin(line: Line, height: float, frac: float = 0.1) -> bool:
-    """True when ``line`` lies wholly in the top or bottom ``frac`` of the page."""
-    return line.y1 <= frac * height or line.y0 >= (1 - frac) * height
-
-
-def is_margin_furniture(text: str) -> bool:
-    """True for typical header/footer text: page numbers, DOIs, journal citations, licences."""
-    return len(text) <= 160 and bool(_FURNITURE.search(text.strip()))
-
-
-def drop_margins(pages: list[list[list[Line]]], heights: list[float]) -> list[list[list[Line]]]:
-    """Every page's blocks without running headers/footers, page numbers and line numbers.
-
-    A line in the top or bottom 12% of its page goes when its digit-free text (``margin_key``)
-    recurs on at least a quarter of the pages (and two), or when its whole block sits in the
-    margin and reads like furniture (page number, DOI, journal citation, licence).  Margin line
-    numbers go when the document numbers its lines on at least two pages.
-    """
-    counts: Counter[str] = Counter()
-    for blocks, height in zip(pages, heights):
-        counts.update({margin_key(ln.text) for ls in blocks for ln in ls if in_margin(ln, height, 0.12)})
-    need = max(2, round(0.25 * len(pages)))
-    repeated = {key for key, n in counts.items() if n >= need}
-    numbered = [line_number_edges([ln for lines in blocks for ln in lines]) for blocks in pages]
-    edges = set().union(*numbered) if sum(1 for e in numbered if e) >= min(2, len(pages)) else set()
-    out: list[list[list[Line]]] = []
-    for blocks, height in zip(pages, heights):
-        kept_blocks: list[list[Line]] = []
-        for lines in blocks:
-            block_in_margin = all(in_margin(ln, height) for ln in lines)
-            kept = [ln for ln in lines if not _is_running(ln, height, block_in_margin, repeated)]
-            if kept:
-                kept_blocks.append(kept)
-        out.append(strip_line_numbers(kept_blocks, edges))
-    return out
-
-
-def _is_running(line: Line, height: float, block_in_margin: bool, repeated: set[str]) -> bool:
-    if not in_margin(line, height, 0.12):
-        return False
-    key = margin_key(line.text)
-    if key in repeated and (block_in_margin or not _NUMERIC_KEY.fullmatch(key)):
-        return True  # page-number-like keys ("0", "page 0") recur trivially: only whole margin blocks
-    return block_in_margin and is_margin_furniture(line.text)
-
-
-# ---------------------------------------------------------------------- line numbers
-
-
-def line_number_edges(lines: list[Line]) -> set[int]:
-    """Right edges (rounded, points) of margin line-number columns found on one page.
-
-    A candidate is a bare integer line or a line's leading integer token.  Candidates that
-    share a right edge and count up by one from line to line down the page are line numbers.
-    """
-    groups: dict[int, list[tuple[float, int]]] = {}
-    for line in lines:
-        if line.lead_number is not None:
-            value, _, nx1 = line.lead_number
-        elif _BARE_NUMBER.fullmatch(line.text):
-            value, nx1 = int(line.text), line.x1
-        else:
-            continue
-        groups.setdefault(round(nx1 / 3), []).append((line.ymid, value))
-    edges: set[int] = set()
-    for key, members in groups.items():
-        members = sorted(set(members))
-        if len(members) < 5:
-            continue
-        steps = [b[1] - a[1] for a, b in zip(members, members[1:])]
-        if sum(1 for s in steps if s == 1) >= 0.6 * len(steps):
-            edges.add(key)
-    return edges
-
-
-def strip_line_numbers(blocks: list[list[Line]], edges: set[int]) -> list[list[Line]]:
-    """Remove line-number lines and leading line-number tokens whose right edge is in ``edges``."""
-    if not edges:
-        return blocks
-    near = {e + d for e in edges for d in (-1, 0, 1)}
-    out: list[list[Line]] = []
-    for lines in blocks:
-        kept: list[Line] = []
-        for line in lines:
-            if _BARE_NUMBER.fullmatch(line.text) and round(line.x1 / 3) in near:
-                continue
-            if line.lead_number is not None and round(line.lead_number[2] / 3) in near:
-                rest = line.text[len(str(line.lead_number[0])):].lstrip()
-                if not rest:
-                    continue
-                line.text, line.x0, line.lead_number = rest, line.lead_number[2], None
-            kept.append(line)
-        if kept:
-            out.append(kept)
-    return out
 
 
 # --------------------------------------------------------------------- block splitting
@@ -495,93 +379,3 @@ def _column_of(block: Block, bounds: list[float]) -> int | None:
         if inside >= 0.85 * w or (x0 >= bounds[i] - 3 and x1 <= bounds[i + 1] + 3):
             return i
     return None
-
-
-# ------------------------------------------------------------------ paragraph assembly
-
-TERMINAL = (".", "!", "?", ":", ".)", ".]", '."', ".”")
-_LIST_START = re.compile(r"[•◦▪▫●○■□◆◇►▶➢✓✔*·∙–—-]|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s|\(?[ivx]+[.)]\s")
-_ABBREVIATION = re.compile(
-    r"(?:\bet al|\b[A-Z]|\bFigs?|\be\.g|\bi\.e|\bvs|\bcf|\bapprox|\bca|\bNo|\bDr|\bSt|\bRef|\bEqs?|\bpp?)\.$"
-)
-_REF_NUMBER = re.compile(r"\[?(\d{1,3})[.\]]\s")
-
-
-def merge_paragraphs(
-    blocks: list[Block], roles: list[tuple[Role | None, str | None]]
-) -> list[tuple[Block, Role, str | None]]:
-    """Drop figure text, join blocks of one paragraph split by PyMuPDF (column breaks, double
-    spacing, a caption placed mid-column), and cut reference blocks into single references."""
-    out: list[tuple[Block, Role, str | None]] = []
-    for block, (role, section) in zip(blocks, roles):
-        if role is None:
-            continue
-        if out and role in (Role.BODY, Role.REFERENCE, Role.CAPTION):
-            # Look back over captions, tables and stray fragments placed mid-column.
-            j = len(out) - 1
-            while j > 0 and role is not Role.CAPTION and _skippable(out[j], block):
-                j -= 1
-            prev, prev_role, prev_section = out[j]
-            if prev_role is role and prev_section == section and continues(prev, block):
-                out[j] = (Block(prev.lines + block.lines), role, section)
-                continue
-        out.append((block, role, section))
-    result: list[tuple[Block, Role, str | None]] = []
-    for block, role, section in out:
-        parts = _split_references(block) if role is Role.REFERENCE else [block]
-        result.extend((part, role, section) for part in parts)
-    return result
-
-
-def _skippable(item: tuple[Block, Role, str | None], nxt: Block) -> bool:
-    block, role = item[0], item[1]
-    if role in (Role.CAPTION, Role.TABLE):
-        return True
-    text = block.text
-    return nxt.lines[0].text[:1].islower() and len(text) < 40 and not text.endswith(TERMINAL)
-
-
-def _split_references(block: Block) -> list[Block]:
-    """Cut a block holding several references where a numbered or out-dented line starts one."""
-    lines = block.lines
-    left = min(ln.x0 for ln in lines)
-    hanging = sum(1 for ln in lines if ln.x0 > left + 3) >= len(lines) / 3
-    numbered = sum(1 for ln in lines if _REF_NUMBER.match(ln.text)) >= 2
-    if not (hanging or numbered):
-        return [block]
-    groups: list[list[Line]] = [[lines[0]]]
-    first = _REF_NUMBER.match(lines[0].text)
-    expected = int(first.group(1)) + 1 if first else None
-    for line in lines[1:]:
-        if numbered:
-            match = _REF_NUMBER.match(line.text)
-            starts = match is not None and (expected is None or int(match.group(1)) == expected)
-            if match is not None and starts:
-                expected = int(match.group(1)) + 1
-        else:
-            starts = line.x0 <= left + 3
-        if starts:
-            groups.append([line])
-        else:
-            groups[-1].append(line)
-    return [Block(group) for group in groups]
-
-
-def continues(prev: Block, nxt: Block) -> bool:
-    """True when ``nxt`` carries on the paragraph that ``prev`` ends (same role assumed)."""
-    last, first = prev.lines[-1], nxt.lines[0]
-    tail, head = last.text, first.text
-    ends_sentence = tail.endswith(TERMINAL) and not _ABBREVIATION.search(tail)
-    if ends_sentence or _LIST_START.match(head) or first.lead_bold:
-        return False
-    if head[:1].islower() or tail[-1] in "-,(/–" or head[:1] in "([":
-        return True
-    if _REF_NUMBER.match(prev.lines[0].text) and not _REF_NUMBER.match(head):
-        return True  # a numbered reference (or list entry) running on into the next column
-    widest = max(ln.x1 - ln.x0 for ln in prev.lines + nxt.lines)
-    return (
-        abs(prev.size - nxt.size) < 0.3
-        and last.x1 - last.x0 >= 0.85 * widest
-        and abs(first.x0 - last.x0) < 2 * last.height
-        and -2 < first.y0 - last.y1 < 2.5 * last.height
-    )
