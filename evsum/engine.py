@@ -30,7 +30,7 @@ class Engine:
              scorer: SentenceScorer | None = None) -> Engine:
         """Open the current snapshot of ``settings.index.index_dir`` and warm the encoder up."""
         reader = IndexReader.open(settings.index.index_dir)
-        encoder = encoder or build_encoder(settings.models, for_queries=True)
+        encoder = encoder or build_encoder(settings.models)
         if reader.info.encoder != encoder.name:
             raise IndexNotReadyError(
                 f"index snapshot {reader.snapshot_id} was built with {reader.info.encoder}, "
