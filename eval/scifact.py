@@ -1,9 +1,11 @@
 """``evsum eval scifact``: abstract retrieval over the whole corpus and rationale selection in gold abstracts.
 
-Claims with evidence count; their evidence documents are the relevant ones.
 Retrieval: nDCG@10 and recall@10 of the system's document ranking (the
 ``retrieved_document_ids`` of its summary), with BM25-only and dense-only
 document rankings (documents ordered by their best passage) in the same run.
+The main keys count claims with evidence, their evidence documents relevant;
+the ``*_beir`` keys count every claim with cited documents, those relevant
+(the BEIR SciFact qrels), so they compare with published BEIR numbers.
 Rationales: see ``eval.rationale``; the selection rule is tuned on training
 claims only, whatever ``--split`` evaluates.
 """
@@ -32,7 +34,16 @@ from eval.common import (
 )
 from eval.gold import SciFactClaim, load_scifact_claims, load_scifact_corpus, select
 from eval.metrics import PRF, citation_is_valid, mean, ndcg_at_k, percentile, recall_at_k
-from eval.rationale import DocumentScopeRetriever, PairScores, evaluate, index_map, predict, score_claim, tune
+from eval.rationale import (
+    DocumentScopeRetriever,
+    PairScores,
+    SelectionRule,
+    evaluate,
+    index_map,
+    predict,
+    score_claim,
+    tune,
+)
 from eval.report import Section, bar_chart, distributions, histogram, metric_table, note, write_report
 from eval.splits import split_of
 
@@ -48,9 +59,9 @@ class ClaimResult:
     valid: list[bool]
     rankings: dict[str, list[str]]
 
-    def scores(self, name: str) -> dict[str, float]:
-        """nDCG@10 and recall@10 of one ranking."""
-        relevant = list(self.claim.rationales)
+    def scores(self, name: str, beir: bool = False) -> dict[str, float]:
+        """nDCG@10 and recall@10 of one ranking against the evidence (or, for BEIR, the cited) documents."""
+        relevant = list(self.claim.cited_doc_ids if beir else self.claim.rationales)
         return {"ndcg_at_10": ndcg_at_k(self.rankings[name], relevant, 10),
                 "recall_at_10": recall_at_k(self.rankings[name], relevant, 10)}
 
@@ -115,14 +126,17 @@ def _score_pairs(claims: list[SciFactClaim], engine: Any, pools: SentencePools, 
 def _report(path: Path, metrics: dict[str, Any], results: list[ClaimResult]) -> None:
     system, baselines = metrics["system"], metrics["baselines"]
     retrieval = {"system": system, "bm25": baselines["bm25"], "dense": baselines["dense"]}
+    columns = ["ndcg_at_10", "recall_at_10", "ndcg_at_10_beir", "recall_at_10_beir"]
     rationale = {"system": system, "cosine": baselines["cosine"]}
     rule = metrics.get("run", {}).get("rationale_rules", {})
     sections = [
         Section("Abstract retrieval", [
-            metric_table(retrieval, ["ndcg_at_10", "recall_at_10"]),
-            bar_chart(retrieval, ["ndcg_at_10", "recall_at_10"], "Document ranking: system vs single retrievers"),
-            distributions({name: [r.scores(name)["ndcg_at_10"] for r in results] for name in retrieval},
-                          "Per-claim nDCG@10", "nDCG@10"),
+            metric_table(retrieval, columns),
+            note(f"Claims with evidence (n = {metrics['n']}): evidence abstracts relevant. BEIR columns: every "
+                 f"claim with cited abstracts (n = {metrics['n_beir']}), cited abstracts relevant."),
+            bar_chart(retrieval, columns, "Document ranking: system vs single retrievers"),
+            distributions({name: [r.scores(name)["ndcg_at_10"] for r in results if r.claim.rationales]
+                           for name in retrieval}, "Per-claim nDCG@10 (claims with evidence)", "nDCG@10"),
         ]),
         Section("Rationale sentence selection (gold abstracts)", [
             metric_table(rationale, ["rationale_precision", "rationale_recall", "rationale_f1"]),
@@ -147,21 +161,69 @@ def _row(result: ClaimResult, pairs: list[PairScores], rules: dict[str, Any]) ->
                        "char_end": s.char_end, "score": s.score, "citation_valid": ok}
                       for s, ok in zip(result.summary.sentences, result.valid)],
         "retrieved_document_ids": result.rankings["system"][:20],
-        "gold_document_ids": list(claim.rationales),
-        "retrieval": {name: result.scores(name) for name in result.rankings},
+        "gold_document_ids": list(claim.rationales), "cited_doc_ids": list(claim.cited_doc_ids),
+        "retrieval": {name: result.scores(name) for name in result.rankings} if claim.rationales else None,
+        "retrieval_beir": {name: result.scores(name, beir=True) for name in result.rankings},
         "rationales": {p.document_id: {"gold": sorted(p.gold), "system": sorted(predict(p, rules["system"])),
                                        "cosine": sorted(predict(p, rules["cosine"], use_cosine=True))}
                        for p in pairs},
     }
 
 
+def _retrieval(results: list[ClaimResult], names: tuple[str, ...], main_ids: set[str],
+               beir_ids: set[str]) -> dict[str, dict[str, float]]:
+    evidence = [r for r in results if r.claim.id in main_ids]
+    cited = [r for r in results if r.claim.id in beir_ids]
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        out[name] = {m: mean(r.scores(name)[m] for r in evidence) for m in ("ndcg_at_10", "recall_at_10")}
+        out[name].update({f"{m}_beir": mean(r.scores(name, beir=True)[m] for r in cited)
+                          for m in ("ndcg_at_10", "recall_at_10")})
+    return out
+
+
+def _aggregate(results: list[ClaimResult], main_ids: set[str], beir_ids: set[str], eval_pairs: list[PairScores],
+               rules: dict[str, SelectionRule], tune_pairs: list[PairScores]) -> dict[str, Any]:
+    latencies = [r.summary.latency_ms for r in results]
+    checks = [ok for r in results for ok in r.valid]
+    retrieval = _retrieval(results, ("system", "bm25", "dense"), main_ids, beir_ids)
+    system = retrieval.pop("system")
+    system.update(_prf(evaluate(eval_pairs, rules["system"])))
+    system.update({
+        "citation_valid": sum(checks) / len(checks) if checks else 1.0,
+        "cited_sentences": float(len(checks)),
+        "answered": mean(1.0 if r.summary.status == "answered" else 0.0 for r in results),
+        "latency_ms_p50": percentile(latencies, 50), "latency_ms_p95": percentile(latencies, 95),
+        "latency_ms_mean": mean(latencies),
+    })
+    baselines: dict[str, dict[str, float]] = {**retrieval,
+                                              "cosine": _prf(evaluate(eval_pairs, rules["cosine"], use_cosine=True))}
+    rule_info: dict[str, Any] = {
+        name: {"k_max": rule.k_max, "tau": rule.tau,
+               "train_f1": evaluate(tune_pairs, rule, use_cosine=name == "cosine").f1}
+        for name, rule in rules.items()
+    }
+    return {"n": len(main_ids), "n_beir": len(beir_ids), "n_rationale_pairs": len(eval_pairs),
+            "system": system, "baselines": baselines, "rationale_rules": rule_info}
+
+
 def run_scifact(corpus_path: Path, claims_path: Path, options: EvalOptions, *, encoder: Any = None,
                 http_client: Any = None) -> dict[str, Any]:
-    """Index the corpus, evaluate retrieval and rationales, and write the three output files."""
+    """Index the corpus, evaluate retrieval and rationales, and write the three output files.
+
+    Summaries are asked for the claims with evidence of the split (main metrics and
+    rationales) and for its claims with cited documents (BEIR metrics); ``--limit``
+    samples each of the two sets.
+    """
     started = time.perf_counter()
     corpus = load_scifact_corpus(corpus_path)
-    claims = [c for c in load_scifact_claims(claims_path) if c.rationales]
+    all_claims = load_scifact_claims(claims_path)
+    claims = [c for c in all_claims if c.rationales]
+    cited = [c for c in all_claims if c.cited_doc_ids]
     chosen = select(claims, [c.id for c in claims], options.split, options.limit, options.seed)
+    beir = select(cited, [c.id for c in cited], options.split, options.limit, options.seed)
+    main_ids, beir_ids = {c.id for c in chosen}, {c.id for c in beir}
+    asked = chosen + [c for c in beir if c.id not in main_ids]
     tuning = select(claims, [c.id for c in claims], "train", options.limit, options.seed)
     options.out.mkdir(parents=True, exist_ok=True)
     settings = options.settings(options.out / "index")
@@ -172,37 +234,19 @@ def run_scifact(corpus_path: Path, claims_path: Path, options: EvalOptions, *, e
     pools = SentencePools(engine.reader, engine.summariser.min_sentence_words)
 
     results = [evaluate_claim(c, backend, engine, options.max_sentences)
-               for c in progress_bar(chosen, len(chosen), "scifact retrieval", options.progress)]
+               for c in progress_bar(asked, len(asked), "scifact retrieval", options.progress)]
     cache = _PairCache(corpus, {}, {}, {})
     tune_pairs = _score_pairs(tuning, engine, pools, cache, "scifact tune", options.progress)
     eval_pairs = _score_pairs(chosen, engine, pools, cache, "scifact rationale", options.progress)
     rules = {"system": tune(tune_pairs)[0], "cosine": tune(tune_pairs, use_cosine=True)[0]}
-
-    latencies = [r.summary.latency_ms for r in results]
-    checks = [ok for r in results for ok in r.valid]
-    system: dict[str, float] = {m: mean(r.scores("system")[m] for r in results) for m in ("ndcg_at_10", "recall_at_10")}
-    system.update(_prf(evaluate(eval_pairs, rules["system"])))
-    system.update({
-        "citation_valid": sum(checks) / len(checks) if checks else 1.0,
-        "cited_sentences": float(len(checks)),
-        "answered": mean(1.0 if r.summary.status == "answered" else 0.0 for r in results),
-        "latency_ms_p50": percentile(latencies, 50), "latency_ms_p95": percentile(latencies, 95),
-        "latency_ms_mean": mean(latencies),
-    })
-    baselines = {name: {m: mean(r.scores(name)[m] for r in results) for m in ("ndcg_at_10", "recall_at_10")}
-                 for name in ("bm25", "dense")}
-    baselines["cosine"] = _prf(evaluate(eval_pairs, rules["cosine"], use_cosine=True))
-    metrics: dict[str, Any] = {"n": len(results), "n_rationale_pairs": len(eval_pairs),
-                               "system": system, "baselines": baselines}
-    rule_info: dict[str, Any] = {name: {"k_max": rule.k_max, "tau": rule.tau,
-                        "train_f1": evaluate(tune_pairs, rule, use_cosine=name == "cosine").f1}
-                 for name, rule in rules.items()}
+    metrics = _aggregate(results, main_ids, beir_ids, eval_pairs, rules, tune_pairs)
+    rule_info = metrics.pop("rationale_rules")
     rule_info.update({"tuned_on": "train", "tune_claims": len(tuning), "tune_pairs": len(tune_pairs)})
     metrics["run"] = run_info(
         options, "scifact", engine, backend, started, corpus=str(corpus_path), claims=str(claims_path),
-        claims_with_evidence=len(claims), index=index_line, rationale_rules=rule_info,
+        claims_in_file=len(all_claims), claims_with_evidence=len(claims), index=index_line,
+        rationale_rules=rule_info, overlaps_tuning=options.split != "dev",
         sentence_mapping={m: sum(1 for v in cache.how.values() if v == m) for m in ("order", "offsets")},
-        overlaps_tuning=options.split != "dev",
     )
     write_json(options.out / "metrics.json", metrics)
     by_claim: dict[str, list[PairScores]] = {}

@@ -44,6 +44,12 @@ class Summariser:
         self.settings = settings
         self.min_sentence_words = min_sentence_words
 
+    @property
+    def relevance_floor(self) -> float:
+        """The configured no-evidence threshold, else the encoder's calibrated one."""
+        configured = self.settings.min_relevance
+        return configured if configured is not None else self.retriever.encoder.relevance_floor
+
     def candidates(self, question: str, query_vector: np.ndarray | None = None) -> Candidates:
         """Scored-feature candidates for a question (also used by training and evaluation)."""
         vector = self.retriever.embed_query(question) if query_vector is None else query_vector
@@ -64,7 +70,7 @@ class Summariser:
         )
         reader = self.retriever.reader
         candidates = self.candidates(request.question)
-        if not len(candidates.ids) or float(candidates.cosine.max()) < self.settings.min_relevance:
+        if not len(candidates.ids) or float(candidates.cosine.max()) < self.relevance_floor:
             return Summary(request.question, (), "no_evidence", NO_EVIDENCE_MESSAGE, reader.snapshot_id,
                            candidates.retrieved_document_ids)
         scores = self.scorer.score(candidates.features, FEATURE_NAMES)

@@ -38,6 +38,11 @@ class Encoder(Protocol):
         """Vector dimension."""
         ...
 
+    @property
+    def relevance_floor(self) -> float:
+        """Cosine below which no sentence is relevant enough to quote (calibrated per model)."""
+        ...
+
     def warm_up(self) -> None:
         """Load weights now (idempotent); otherwise the first encode call loads them."""
         ...
@@ -85,6 +90,11 @@ class MiniLMEncoder:
     def dim(self) -> int:
         """384 for MiniLM; read from the model once loaded."""
         return self._dim
+
+    @property
+    def relevance_floor(self) -> float:
+        """0.45, calibrated for all-MiniLM-L6-v2 (``SummarySettings.min_relevance``); set that for other models."""
+        return 0.45
 
     def warm_up(self) -> None:
         """Load the weights from disk (never from a hub)."""
@@ -152,6 +162,11 @@ class HashEncoder:
     def dim(self) -> int:
         """Vector dimension."""
         return self._dim
+
+    @property
+    def relevance_floor(self) -> float:
+        """Hashed bag-of-words cosines run lower than a trained model's: shared words are the only signal."""
+        return 0.2
 
     def warm_up(self) -> None:
         """Nothing to load."""

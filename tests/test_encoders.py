@@ -27,6 +27,7 @@ def test_contract_shapes_dtype_and_unit_norm(encoder: Encoder) -> None:
         assert vectors.dtype == np.float32 and vectors.shape[1] == encoder.dim
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert encoder.encode_passages([]).shape == (0, encoder.dim)
+    assert 0.0 < encoder.relevance_floor < 1.0
 
 
 def test_contract_deterministic_and_similarity_ordered(encoder: Encoder) -> None:

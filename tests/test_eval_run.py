@@ -137,10 +137,13 @@ def test_scifact_run_reports_retrieval_and_rationales(scifact_files: tuple[Path,
     metrics = run_scifact(corpus, claims, _options(tmp_path / "out", tmp_path / "index"), encoder=HashEncoder())
     _check_outputs(tmp_path / "out", 6)
     system, baselines = metrics["system"], metrics["baselines"]
-    for key in ("ndcg_at_10", "recall_at_10", "rationale_precision", "rationale_recall", "rationale_f1"):
+    assert metrics["n"] == 6 and metrics["n_beir"] == 6
+    for key in ("ndcg_at_10", "recall_at_10", "ndcg_at_10_beir", "recall_at_10_beir", "rationale_precision",
+                "rationale_recall", "rationale_f1"):
         assert 0.0 <= system[key] <= 1.0, key
     assert system["citation_valid"] == 1.0
-    assert {"ndcg_at_10", "recall_at_10"} <= set(baselines["bm25"]) and "ndcg_at_10" in baselines["dense"]
+    assert {"ndcg_at_10", "recall_at_10", "ndcg_at_10_beir"} <= set(baselines["bm25"])
+    assert "ndcg_at_10" in baselines["dense"]
     assert "rationale_f1" in baselines["cosine"] and metrics["n_rationale_pairs"] >= 6
     rules = metrics["run"]["rationale_rules"]
     assert rules["tuned_on"] == "train" and rules["system"]["k_max"] >= 1
