@@ -250,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--pubmedqa", default=str(SHARED_DATA / "pubmedqa" / "pqal_dev.json"),
                        help="PubMedQA file in the ori_pqal.json shape (train split used; dev held out).")
     train.add_argument("--index-dir", default="data/train/pubmedqa-index", help="Where to index its abstracts.")
-    train.add_argument("--out", default=str(DEFAULT_WEIGHTS_FILE), help="Weights file to write.")
+    train.add_argument("--out", default="data/train/sentence_scorer.json",
+                       help=f"Weights file to write; the service loads {DEFAULT_WEIGHTS_FILE} when present.")
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--encoder", choices=["minilm", "hash"], default="minilm")
     train.add_argument("--no-progress", action="store_true")
