@@ -107,11 +107,12 @@ class HttpBackend:
 
     name = "http"
 
-    def __init__(self, url: str, *, client: Any = None, timeout: float = 120.0) -> None:
+    def __init__(self, url: str, *, client: Any = None, timeout: float = 120.0, api_key: str | None = None) -> None:
         import httpx
 
         self.url = url.rstrip("/")
         self.client = client if client is not None else httpx.Client(base_url=self.url, timeout=timeout)
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._pages: dict[tuple[str, int], str | None] = {}
 
     def summarise(self, question: str, max_sentences: int) -> EvalSummary:
@@ -148,7 +149,7 @@ class HttpBackend:
         import httpx
 
         try:
-            return getattr(self.client, method)(path, **kwargs)
+            return getattr(self.client, method)(path, headers=self._headers, **kwargs)
         except httpx.HTTPError as error:
             raise EvsumError(f"cannot reach the evsum service at {self.url}: {error}") from error
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ def options_from(args: argparse.Namespace) -> EvalOptions:
     return EvalOptions(
         out=Path(args.out), limit=args.limit, max_sentences=args.max_sentences, seed=args.seed,
         index_dir=Path(args.index_dir) if args.index_dir else None, encoder=args.encoder, url=args.url,
-        split=args.split, progress=not args.no_progress,
+        split=args.split, progress=not args.no_progress, api_key=args.api_key,
     )
 
 
@@ -76,6 +77,8 @@ def _common(parser: argparse.ArgumentParser, index_help: str) -> None:
     parser.add_argument("--encoder", choices=["minilm", "hash"], default="minilm",
                         help="Encoder for indexing and questions (default minilm).")
     parser.add_argument("--url", help="Ask a running evsum service at this base URL instead of in-process.")
+    parser.add_argument("--api-key", default=os.environ.get("EVSUM_API_KEY"),
+                        help="Clinician (or higher) key for --url (default: $EVSUM_API_KEY); never written out.")
     parser.add_argument("--split", choices=list(SPLITS), default="all",
                         help="Items of this split only (eval.splits.split_of; default all).")
     parser.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
@@ -111,26 +114,14 @@ def register(subparsers: Any) -> None:
     generic.set_defaults(handler=cmd_jsonl)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """A stand-alone parser whose only command is ``eval``."""
-    parser = argparse.ArgumentParser(prog="evsum")
-    register(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``evsum eval ...``; ``argv`` may start with ``eval`` or directly with the gold-set name."""
+    """Run ``evsum eval ...`` through the main CLI; ``argv`` may start with ``eval`` or with the gold-set name."""
+    from evsum.cli import main as evsum_main
+
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments or arguments[0] != "eval":
         arguments = ["eval", *arguments]
-    args = build_parser().parse_args(arguments)
-    try:
-        return int(args.handler(args))
-    except EvsumError as error:
-        print(f"evsum: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return evsum_main(arguments)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import platform
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ class EvalOptions:
     url: str | None = None
     split: str = "all"
     progress: bool = True
+    api_key: str | None = field(default=None, repr=False)  # sent with --url; never written to outputs
 
     def settings(self, default_index_dir: Path) -> Settings:
         """Settings for this run: the chosen encoder and index directory."""
@@ -43,6 +44,7 @@ class EvalOptions:
         values = asdict(self)
         values["out"] = str(self.out)
         values["index_dir"] = str(self.index_dir) if self.index_dir else None
+        values.pop("api_key", None)
         return values
 
 
@@ -76,7 +78,7 @@ def load_engine(settings: Settings, encoder: Any) -> Any:
 def make_backend(options: EvalOptions, engine: Any, http_client: Any = None) -> SummaryBackend:
     """HTTP backend when ``--url`` is given (or a client is injected), else the in-process engine."""
     if options.url or http_client is not None:
-        return HttpBackend(options.url or "http://testserver", client=http_client)
+        return HttpBackend(options.url or "http://testserver", client=http_client, api_key=options.api_key)
     if engine is None:
         raise ValueError("an in-process evaluation needs a loaded engine")
     return InProcessBackend(engine)

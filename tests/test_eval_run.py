@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHARED, add_keys, bearer, make_settings
+from conftest import SHARED, add_keys, make_settings
 
 from eval.baselines import SentencePools
 from eval.cli import main, register
@@ -88,9 +88,12 @@ def test_http_backend_gives_the_same_answers(pubmedqa_file: Path, pubmedqa_run: 
     encoder = HashEncoder()
     settings = make_settings(index_dir)
     key = add_keys(settings.database_url, {"evaluator": "clinician"})["evaluator"]
-    with TestClient(create_app(settings, encoder=encoder), headers=bearer(key)) as client:
-        metrics = run_pubmedqa(pubmedqa_file, _options(tmp_path, index_dir), encoder=encoder, http_client=client)
+    options = _options(tmp_path, index_dir)
+    options.api_key = key  # as `--api-key` / $EVSUM_API_KEY: sent as a bearer token, never written out
+    with TestClient(create_app(settings, encoder=encoder)) as client:
+        metrics = run_pubmedqa(pubmedqa_file, options, encoder=encoder, http_client=client)
     assert metrics["run"]["backend"] == "http"
+    assert key not in (tmp_path / "metrics.json").read_text(encoding="utf-8")
     assert metrics["system"]["citation_valid"] == 1.0
     for key in ("rougeL", "recall_at_5", "cited_sentences"):
         assert metrics["system"][key] == pytest.approx(in_process["system"][key])
