@@ -57,7 +57,7 @@ def collect_candidates(
 ) -> Candidates:
     """Sentences of the top fused passages plus the top fused sentences, with features.
 
-    Only body sentences of at least ``min_words`` words are candidates.  When
+    Only complete body sentences of at least ``min_words`` words are candidates.  When
     ``document_ids`` (document row indices) is given, candidates are limited to them.
     """
     reader = retriever.reader
@@ -76,6 +76,7 @@ def collect_candidates(
     ids = np.array(sorted(pool), dtype=np.int64)
     if len(ids):
         keep = (reader.sentence_role[ids] == _BODY) & (reader.sentence_words[ids] >= min_words)
+        keep &= reader.sentence_complete[ids]
         if document_ids is not None:
             keep &= np.isin(reader.sentence_doc[ids], list(document_ids))
         ids = ids[keep]

@@ -49,6 +49,18 @@ _FINDING_CUE = re.compile(
 )
 
 
+_COMPLETE_END = re.compile(r"[.!?][)\]\"'’”]*(\s*\[[0-9,;\s–-]+\])?\.?$")
+
+
+def is_complete_sentence(text: str) -> bool:
+    """Ends like a finished sentence (., ! or ?, maybe closed by brackets, quotes or a citation).
+
+    Layout fragments ("The intake of free sugars should") and list lead-ins ("... include:")
+    are kept for search but never quoted as a summary sentence.
+    """
+    return bool(_COMPLETE_END.search(text.strip()))
+
+
 def section_category(section: str | None) -> int:
     """1-based index into ``SECTION_CATEGORIES`` for a section heading, 0 when none matches."""
     if section:
@@ -122,6 +134,7 @@ class IndexReader:
         self.sentence_section = np.array([section_category(r[5]) for r in sentences], dtype=np.int8)
         self.sentence_has_number = np.array([bool(_NUMBER.search(r[4])) for r in sentences], dtype=bool)
         self.sentence_finding_cue = np.array([bool(_FINDING_CUE.search(r[4])) for r in sentences], dtype=bool)
+        self.sentence_complete = np.array([is_complete_sentence(r[4]) for r in sentences], dtype=bool)
 
     def sentences_of_passages(self, passage_ids: np.ndarray) -> np.ndarray:
         """Ids of every sentence inside the given passages."""

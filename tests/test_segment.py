@@ -105,3 +105,17 @@ def test_read_abstracts_reports_bad_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize("record", [{"text": "Same text."}, {"title": "x", "text": "Same text."}])
 def test_abstract_hash_depends_on_content(record: dict[str, str]) -> None:
     assert parse_abstract(record).sha256 != parse_abstract({**record, "text": "Other text."}).sha256
+
+
+@pytest.mark.parametrize("text, complete", [
+    ("The intake of free sugars should", False),
+    ("1. Key situations where hand hygiene should be performed include:", False),
+    ("b. Hand hygiene should be performed", False),
+    ("Rates fell by a fifth (Fig. 2).", True),
+    ("The map classifies 78% of pathogenic variants [24].", True),
+    ("Is it safe?", True),
+])
+def test_only_finished_sentences_count_as_complete(text: str, complete: bool) -> None:
+    from indexing.reader import is_complete_sentence
+
+    assert is_complete_sentence(text) is complete
