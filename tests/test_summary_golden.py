@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import make_settings
+
 from evsum.engine import Engine
 from models.encoders import MiniLMEncoder
 
