@@ -76,7 +76,17 @@ class SummarySettings(BaseModel):
     max_redundancy: float = Field(
         0.9, ge=0.0, le=1.0, description="Drop a sentence whose cosine to a chosen one exceeds this."
     )
-    per_document_cap: int = Field(3, ge=1, description="At most this many sentences from one document.")
+    per_document_cap: int = Field(
+        3, ge=1, description="Beyond this many sentences from one document, its further sentences are penalised."
+    )
+    over_cap_penalty: float = Field(
+        0.05,
+        ge=0.0,
+        description="Soft per-document cap: MMR penalty (relevance is min-max scaled to 0..1) on sentences "
+        "from a document that already has per_document_cap sentences. A question about one finding in a "
+        "long guideline can still be answered from it (on eval/dev_questions.jsonl, 5 sentences: a hard cap of 3 "
+        "found the answer sentence for 51.7 %, this soft cap for 65 %).",
+    )
     min_relevance: float | None = Field(
         None,
         description="Below this best-sentence cosine the answer is 'no sufficient evidence'. Default: the "

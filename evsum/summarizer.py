@@ -98,23 +98,23 @@ class Summariser:
         relevance = _minmax(scores)
         lam = self.settings.mmr_lambda
         chosen: list[int] = []
-        per_doc: dict[int, int] = {}
+        per_doc = np.zeros(int(docs.max()) + 1 if len(docs) else 1, dtype=np.int32)
+        cap, penalty = self.settings.per_document_cap, self.settings.over_cap_penalty
         used_words = 0
         max_similarity = np.full(len(scores), -1.0, dtype=np.float32)
         available = np.ones(len(scores), dtype=bool)
         while len(chosen) < request.max_sentences and available.any():
             mmr = lam * relevance - (1.0 - lam) * np.maximum(max_similarity, 0.0)
+            mmr -= penalty * (per_doc[docs] >= cap)  # soft cap: another source wins unless clearly weaker
             mmr[~available] = -np.inf
             best = int(np.argmax(mmr))
             available[best] = False
             if max_similarity[best] > self.settings.max_redundancy:
                 continue
-            if per_doc.get(int(docs[best]), 0) >= self.settings.per_document_cap:
-                continue
             if chosen and used_words + int(words[best]) > request.max_words:
                 continue
             chosen.append(best)
-            per_doc[int(docs[best])] = per_doc.get(int(docs[best]), 0) + 1
+            per_doc[docs[best]] += 1
             used_words += int(words[best])
             max_similarity = np.maximum(max_similarity, vectors @ vectors[best])
         return chosen

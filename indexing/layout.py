@@ -8,7 +8,8 @@ Everything here works on plain records built from PyMuPDF's ``get_text("dict")``
   (by the extraction flags and a fallback table), soft hyphens, control, zero-width and
   private-use characters dropped, odd spaces normalised, spacing accents composed, spans put
   left to right with a space wherever the glyphs leave a word gap, rotated text dropped;
-* ``split_block`` cuts a PyMuPDF block where a heading starts or ends or a blank line falls;
+* ``split_block`` cuts a PyMuPDF block where a heading starts or ends or a blank line falls
+  (including a heading marked only by a change of font family, see ``font_family``);
 * ``find_gutters`` / ``order_blocks`` put blocks in reading order (one, two or three columns,
   with full-width blocks splitting the page into bands).
 
@@ -40,6 +41,7 @@ _TRANSLATE = str.maketrans(
     | {chr(i): "" for i in range(0xE000, 0xF900)}  # private-use glyphs (icon fonts)
 )
 _MULTISPACE = re.compile(r" {2,}")
+_SUBSET_PREFIX = re.compile(r"^[A-Z]{6}\+")
 _BOLD_NAME = re.compile(r"bold|black|heavy|semibold|demi|[.,_-](?:B|BI|Bd|SB)$", re.IGNORECASE)
 _ACCENTS = {"´": "\u0301", "`": "\u0300", "¨": "\u0308", "˜": "\u0303", "ˆ": "\u0302", "¸": "\u0327",
             "˚": "\u030a", "ˇ": "\u030c"}
@@ -49,6 +51,22 @@ _LEAD_NUMBER = re.compile(r"(\d{1,5}) +(?=\S)")
 BARE_NUMBER = re.compile(r"\d{1,5}")
 #: a word of two or more letters (vocabulary, heading and title checks).
 WORD = re.compile(r"[A-Za-z]{2,}")
+_TERMINAL = (".", "!", "?", ":", ".)", ".]", '."', ".”")  # as ``indexing.paragraphs.TERMINAL``
+
+
+def font_family(name: str) -> str:
+    """Family part of a PDF font name: "ABCDEF+AGaramondPro-Italic" -> "AGaramondPro"."""
+    name = _SUBSET_PREFIX.sub("", name)
+    return re.split(r"[-,]", name, maxsplit=1)[0]
+
+
+def body_font(lines: Iterable[Line]) -> str:
+    """The font family most characters of the (long) ``lines`` use; "" when none is known."""
+    counts: Counter[str] = Counter()
+    for line in lines:
+        if line.font and len(line.text) >= 30:
+            counts[line.font] += len(line.text)
+    return counts.most_common(1)[0][0] if counts else ""
 
 
 def clean_text(text: str) -> str:
@@ -69,6 +87,8 @@ class Line:
     bold: bool
     lead_number: tuple[int, float, float] | None = None  # (value, x0, x1) of a leading integer
     lead_bold: str = ""  # bold words that open an otherwise regular line (a run-in heading)
+    font: str = ""  # font family of (at least 80% of) the characters; "" for a mixed line
+    font_heading: bool = False  # set by ``split_block``: a heading set apart only by its font family
 
     @property
     def height(self) -> float:
@@ -143,6 +163,7 @@ def _line_from_spans(spans: list[dict[str, Any]], bbox: tuple[float, float, floa
     spans = sorted(spans, key=lambda s: s["bbox"][0]) if len(spans) > 1 else spans
     parts: list[str] = []
     sizes: Counter[float] = Counter()
+    fonts: Counter[str] = Counter()
     bold_chars = 0
     total = 0
     prev_x1: float | None = None
@@ -168,6 +189,7 @@ def _line_from_spans(spans: list[dict[str, Any]], bbox: tuple[float, float, floa
         parts.append(text)
         n = len(stripped)
         sizes[size] += n
+        fonts[font_family(span.get("font", ""))] += n
         total += n
         if span["flags"] & 16 or _BOLD_NAME.search(span["font"]):
             bold_chars += n
@@ -193,7 +215,9 @@ def _line_from_spans(spans: list[dict[str, Any]], bbox: tuple[float, float, floa
     size = sizes.most_common(1)[0][0]
     if y1 - y0 < 0.8 * size:  # glyphs scaled down by the text matrix (figure labels): trust the box
         size = round((y1 - y0) * 2) / 2
-    return Line(text, x0, y0, x1, y1, size, bold, lead, run_in)
+    family, family_chars = fonts.most_common(1)[0]
+    font = family if family_chars >= 0.8 * total else ""
+    return Line(text, x0, y0, x1, y1, size, bold, lead, run_in, font)
 
 
 def extract_blocks(page_dict: dict[str, Any]) -> list[list[Line]]:
@@ -234,17 +258,26 @@ def _rows_in_order(lines: list[Line]) -> list[Line]:
 
 
 def split_block(
-    lines: list[Line], body_size: float, known: Callable[[str], bool] = lambda text: False
+    lines: list[Line],
+    body_size: float,
+    known: Callable[[str], bool] = lambda text: False,
+    body_family: str = "",
 ) -> list[list[Line]]:
     """Cut one PyMuPDF block where a heading line starts or ends, or at a blank-line gap.
 
     A heading line is bold or set larger than the body text, or is a short line that ``known``
-    accepts (a known section name set in the body font, as some journals do).
+    accepts (a known section name set in the body font, as some journals do), or a short line
+    set apart only by its font family: a different family from the lines that follow it, which
+    are in the document's body family ``body_family``.  Such a line gets ``font_heading`` set.
     """
     groups: list[list[Line]] = [[lines[0]]]
     width = max(ln.x1 for ln in lines) - min(ln.x0 for ln in lines)
+    for line, flag in zip(lines, _font_headings(lines, body_size, body_family)):
+        line.font_heading = flag
     styles = [
-        _heading_style(ln, body_size) or (len(ln.text) <= 40 and ln.size >= body_size - 1 and known(ln.text))
+        _heading_style(ln, body_size)
+        or ln.font_heading
+        or (len(ln.text) <= 40 and ln.size >= body_size - 1 and known(ln.text))
         for ln in lines
     ]
     for i, (prev, line) in enumerate(zip(lines, lines[1:])):
@@ -261,6 +294,39 @@ def split_block(
         else:
             groups[-1].append(line)
     return groups
+
+
+def _font_headings(lines: list[Line], body_size: float, body_family: str) -> list[bool]:
+    """Which of ``lines`` are a heading set apart from the text below only by its font family.
+
+    A heading is one or two short lines (each at most 60 characters, starting with a capital or
+    digit, not a bold run-in) in one family other than the body family, at about the body size,
+    that start the block or follow a finished sentence, do not end in punctuation, and are
+    followed by (up to three) lines all in the body family.  Whole-line families are compared,
+    so italic words, symbols and superscripts inside a paragraph never count.
+    """
+    flags = [False] * len(lines)
+    if not body_family:
+        return flags
+    for i in range(len(lines) - 2, -1, -1):
+        line, nxt = lines[i], lines[i + 1]
+        text = line.text
+        if (
+            not line.font
+            or line.font == body_family
+            or line.lead_bold
+            or len(text) > 60
+            or not (text[:1].isupper() or text[:1].isdigit())
+            or abs(line.size - body_size) > 1.0
+            or nxt.y0 < line.y1 - 0.5 * min(line.height, nxt.height)  # same row
+            or (i and not lines[i - 1].text.endswith(_TERMINAL))
+        ):
+            continue
+        if flags[i + 1]:  # the first line of a two-line heading
+            flags[i] = nxt.font == line.font and not (i + 2 < len(lines) and flags[i + 2])
+        else:
+            flags[i] = text[-1] not in ".,;:!?)]" and all(ln.font == body_family for ln in lines[i + 1 : i + 4])
+    return flags
 
 
 def _heading_style(line: Line, body_size: float) -> bool:

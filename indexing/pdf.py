@@ -32,6 +32,7 @@ from indexing.layout import (
     WORD,
     Block,
     Line,
+    body_font,
     extract_blocks,
     order_blocks,
     split_block,
@@ -149,11 +150,12 @@ def _assemble(pages: list[_Page], meta: dict[str, str]) -> ParsedSource:
     page1_raw = " ".join(line.text for lines in pages[0].blocks for line in lines)
     all_lines = [line for p in pages for lines in p.blocks for line in lines]
     body_size = weighted_size(ln for ln in all_lines if len(ln.text) >= 30) or weighted_size(all_lines)
+    body_family = body_font(all_lines)
     words = _vocabulary(pages)
     for page, blocks in zip(pages, drop_margins([p.blocks for p in pages], [p.height for p in pages])):
         page.blocks = blocks
     for page in pages:
-        page.ordered = _page_blocks(page, body_size)
+        page.ordered = _page_blocks(page, body_size, body_family)
     title = find_title(pages[0].ordered, meta)
     roles = assign_roles([p.ordered for p in pages], body_size, title)
     parsed_pages: list[ParsedPage] = []
@@ -185,10 +187,14 @@ def _vocabulary(pages: list[_Page]) -> tuple[set[str], set[str]]:
     return vocab, compounds
 
 
-def _page_blocks(page: _Page, body_size: float) -> list[Block]:
+def _page_blocks(page: _Page, body_size: float, body_family: str = "") -> list[Block]:
     """Tables carved out, blocks split at headings and blank lines, in reading order."""
     lines_of_blocks, tables = carve_tables(page.blocks, page.tables)
-    blocks = [Block(group) for lines in lines_of_blocks for group in split_block(lines, body_size, is_known)]
+    blocks = [
+        Block(group)
+        for lines in lines_of_blocks
+        for group in split_block(lines, body_size, is_known, body_family)
+    ]
     return order_blocks(blocks + tables, page.width)
 
 

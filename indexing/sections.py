@@ -141,7 +141,8 @@ def _heading_candidate(block: Block, body_size: float) -> tuple[str, str | None]
     name, known = _heading_name(text)
     if known and len(words) <= 8:
         return name, known
-    styled = block.bold or block.size >= body_size + 1.0
+    font_heading = all(line.font_heading for line in block.lines)  # set apart only by its font family
+    styled = block.bold or block.size >= body_size + 1.0 or font_heading
     if (
         not styled
         or text[-1] in ",;"
@@ -189,6 +190,8 @@ def assign_roles(pages: list[list[Block]], body_size: float, title: str) -> list
                 style = _style(block)
                 larger = block.size > l1_size + (0.7 if paper else 0.0)
                 major = known_name or larger or (style in l1_styles and (style[2] or not paper))
+                if all(ln.font_heading for ln in block.lines) and not (known_name or block.bold or larger):
+                    major = False  # a heading marked only by its font family: a subheading
                 level = 1 if major and len(WORD.findall(name)) >= (1 if known_name else 2) else 2
             text = block.text
             role: Role | None = Role.BODY

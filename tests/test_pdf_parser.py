@@ -227,6 +227,20 @@ def test_section_headings_and_sections(parsed: dict[Path, ParsedSource]) -> None
     assert {"Introduction", "Objectives", "References"} <= cdc
 
 
+def test_heading_set_apart_only_by_its_font_family(parsed: dict[Path, ParsedSource]) -> None:
+    # CDC page 8: "Hand Hygiene" (Helvetica, 12 pt, not bold) opens a PyMuPDF block whose other
+    # lines are Garamond body text; it is a heading of its own and the paragraph starts after it.
+    page8 = [(text, role, section) for page, text, role, section in regions_of(parsed[CDC]) if page == 8]
+    texts = [text for text, _, _ in page8]
+    i = texts.index("Hand Hygiene")
+    assert page8[i][1] is Role.HEADING
+    assert page8[i + 1][1] is Role.BODY and texts[i + 1].startswith("Good hand hygiene, including use of")
+    assert page8[i + 1][2] == page8[i][2]  # a subheading: the major section stays the same
+    assert not any(text.startswith("Hand Hygiene Good") for text in texts)
+    # Same-family style changes (italic titles inside paragraphs) never split a paragraph.
+    assert any("Another tool is the Infection Prevention Checklist" in text for text in texts)
+
+
 def test_title_case_section_names(parsed: dict[Path, ParsedSource]) -> None:
     # The CDC guide sets its headings in capitals; sections come out in title case.
     sections = {section for _, _, _, section in regions_of(parsed[CDC]) if section}

@@ -73,5 +73,19 @@ def test_selection_respects_budgets_and_removes_near_duplicates(engine: Engine) 
     small = summariser.select(doubled, scores, SummaryRequest("q", max_sentences=5, max_words=25))
     words = engine.reader.sentence_words[doubled.ids[small]]
     assert len(small) == 1 or int(words.sum()) <= 25
-    docs = engine.reader.sentence_doc[doubled.ids[chosen]]
-    assert max(np.bincount(docs)) <= summariser.settings.per_document_cap
+    mixed = summariser.candidates("hand hygiene with alcohol-based hand rub and limiting free sugars in the diet")
+    mixed_scores = summariser.scorer.score(mixed.features, FEATURE_NAMES)
+    candidate_docs = engine.reader.sentence_doc[mixed.ids]
+    assert len(set(candidate_docs.tolist())) >= 2
+    request = SummaryRequest("q", max_sentences=3, max_words=1000)
+    saved = summariser.settings.per_document_cap, summariser.settings.over_cap_penalty
+    try:
+        summariser.settings.per_document_cap, summariser.settings.over_cap_penalty = 1, 10.0
+        capped = summariser.select(mixed, mixed_scores, request)
+        assert len(set(candidate_docs[capped].tolist())) == 2, "a heavy over-cap penalty brings in a second source"
+        summariser.settings.over_cap_penalty = 0.0
+        uncapped = summariser.select(mixed, mixed_scores, request)
+        summariser.settings.per_document_cap = 99
+        assert summariser.select(mixed, mixed_scores, request) == uncapped, "without the penalty no cap applies"
+    finally:
+        summariser.settings.per_document_cap, summariser.settings.over_cap_penalty = saved
