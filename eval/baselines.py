@@ -17,7 +17,6 @@ import numpy as np
 
 from eval.metrics import RougeTokens, rouge_tokens
 from evsum.records import Role
-from evsum.text import bm25_tokenize
 from indexing.reader import ROLE_CODES, IndexReader
 
 _BODY = ROLE_CODES[Role.BODY]
@@ -77,13 +76,7 @@ def lead(pool: DocumentSentences, k: int) -> list[int]:
 
 def bm25_scores(reader: IndexReader, pool: DocumentSentences, question: str) -> np.ndarray:
     """BM25 of each pool sentence against the question, with the index's sentence BM25 (corpus statistics)."""
-    if not len(pool.ids):
-        return np.zeros(0, dtype=np.float32)
-    vocab = reader.sentence_bm25.vocab_dict
-    known = [t for t in bm25_tokenize([question])[0] if t in vocab]
-    if not known:
-        return np.zeros(len(pool.ids), dtype=np.float32)
-    return np.asarray(reader.sentence_bm25.get_scores(known), dtype=np.float32)[pool.ids]
+    return reader.sentence_bm25_scores(question, pool.ids)
 
 
 def cosine_scores(reader: IndexReader, pool: DocumentSentences, query_vector: np.ndarray) -> np.ndarray:

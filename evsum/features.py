@@ -12,7 +12,6 @@ import numpy as np
 
 from evsum.records import Role
 from evsum.retrieval import HybridRetriever
-from evsum.text import bm25_tokenize
 from indexing.reader import ROLE_CODES
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -103,15 +102,10 @@ def _features(retriever: HybridRetriever, question: str, query_vector: np.ndarra
     cosine = np.asarray(reader.sentence_vectors[ids], dtype=np.float32) @ q
     passage_ids = reader.sentence_passage[ids].astype(np.int64)
     passage_cosine = np.asarray(reader.passage_vectors[passage_ids], dtype=np.float32) @ q
-    tokens = bm25_tokenize([question])[0]
-    vocab = reader.sentence_bm25.vocab_dict
-    known = [t for t in tokens if t in vocab]
-    if known:
-        bm25 = np.asarray(reader.sentence_bm25.get_scores(known), dtype=np.float32)[ids]
-        top = float(bm25.max())
-        bm25 = bm25 / top if top > 0 else bm25
-    else:
-        bm25 = np.zeros(n, dtype=np.float32)
+    bm25 = reader.sentence_bm25_scores(question, ids)
+    top = float(bm25.max())
+    if top > 0:
+        bm25 = bm25 / top
     doc_rows = reader.sentence_doc[ids]
     positions = reader.sentence_position[ids].astype(np.float32)
     doc_lengths = reader.document_sentence_counts[doc_rows].astype(np.float32)

@@ -219,7 +219,7 @@ def run_index(
 
     if not parsed_new and report.removed_documents == 0 and existing:
         report.up_to_date = True
-        _fill_counts(report, settings.index_dir, existing)
+        _fill_counts(report, settings.index_dir)
         report.reused_documents = len(existing)
         report.seconds = time.perf_counter() - started
         return report
@@ -291,21 +291,15 @@ def _collect_candidates(sources: list[SourceFile], report: IndexReport) -> list[
 
 def _parse_new(new: list[Candidate], parse: ParseFunction, report: IndexReport,
                progress: bool) -> list[Candidate]:
-    parsed: list[Candidate] = []
     pdfs = [c for c in new if c.parsed is None]
     for candidate in tqdm(pdfs, desc="parse", unit="file", disable=not progress or not pdfs):
         try:
             candidate.parsed = parse(Path(candidate.source_path))
         except UnreadableDocumentError as error:
             report.skipped.append(SkippedSource(candidate.source_path, error.reason))
-            continue
         except Exception as error:  # a parser bug on one file must not stop the run
             report.skipped.append(SkippedSource(candidate.source_path, f"parser error: {error!r}"[:200]))
-            continue
-    for candidate in new:
-        if candidate.parsed is not None:
-            parsed.append(candidate)
-    return parsed
+    return [c for c in new if c.parsed is not None]
 
 
 def _reuse_existing(index_dir: Path, document_ids: list[str]) -> list[DocumentContent]:
@@ -394,7 +388,7 @@ def _encode(encoder: Encoder, texts: list[str], batch_size: int, label: str, pro
     return out
 
 
-def _fill_counts(report: IndexReport, index_dir: Path, existing: dict[str, Document]) -> None:
+def _fill_counts(report: IndexReport, index_dir: Path) -> None:
     snapshot = current_snapshot_dir(index_dir)
     if snapshot is None:
         return

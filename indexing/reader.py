@@ -236,6 +236,13 @@ class IndexReader:
         """Top-k sentences by BM25."""
         return _bm25_search(self.sentence_bm25, query, k, self.n_sentences)
 
+    def sentence_bm25_scores(self, query: str, ids: np.ndarray) -> np.ndarray:
+        """BM25 of the given sentences against ``query``, with whole-index statistics (0 when no term matches)."""
+        known = _known_tokens(self.sentence_bm25, query) if len(ids) else []
+        if not known:
+            return np.zeros(len(ids), dtype=np.float32)
+        return np.asarray(self.sentence_bm25.get_scores(known), dtype=np.float32)[ids]
+
     def close(self) -> None:
         """Close this thread's database connection."""
         connection = getattr(self._local, "connection", None)
@@ -254,12 +261,14 @@ def _faiss_search(index: Any, query_vector: np.ndarray, k: int) -> RankedIds:
     return RankedIds(ids[0][keep].astype(np.int64), scores[0][keep].astype(np.float32))
 
 
-def _bm25_search(retriever: Any, query: str, k: int, n: int) -> RankedIds:
-    tokens = bm25_tokenize([query])
-    if n == 0 or k <= 0 or not tokens[0]:
-        return RankedIds(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+def _known_tokens(retriever: Any, query: str) -> list[str]:
+    """The query's BM25 tokens that occur in the index vocabulary (bm25s rejects unknown ones)."""
     vocab = retriever.vocab_dict
-    known = [t for t in tokens[0] if t in vocab]
+    return [t for t in bm25_tokenize([query])[0] if t in vocab]
+
+
+def _bm25_search(retriever: Any, query: str, k: int, n: int) -> RankedIds:
+    known = _known_tokens(retriever, query) if n and k > 0 else []
     if not known:
         return RankedIds(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
     ids, scores = retriever.retrieve([known], k=min(k, n), show_progress=False, n_threads=1)
