@@ -36,7 +36,7 @@ class EvalOptions:
         """Settings for this run: the chosen encoder and index directory."""
         settings = Settings()
         settings.index.index_dir = self.index_dir or default_index_dir
-        settings.models.encoder = "hash" if self.encoder == "hash" else "minilm"
+        settings.models.encoder = self.encoder  # type: ignore[assignment]  # argparse choices
         return settings
 
     def describe(self) -> dict[str, Any]:

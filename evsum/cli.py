@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 from evsum.errors import EvsumError
 from evsum.settings import Settings
+from models.encoders import ENCODER_CHOICES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CORPUS = REPO_ROOT / "samples" / "corpus"
@@ -46,8 +47,13 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     encoder = build_encoder(settings.models, settings.index.embed_batch_size)
+    sidecar = None
+    if getattr(args, "metadata", None):
+        from indexing.sidecar import read_sidecars
+
+        sidecar = read_sidecars([Path(p) for p in args.metadata])
     report = run_index([Path(p) for p in args.paths], settings.index, encoder, prune=args.prune,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, sidecar=sidecar)
     for skipped in report.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
     for duplicate, original in report.duplicates:
@@ -61,10 +67,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.app import create_app
+    from service.redaction import server_log_config
 
     settings = _settings(args)
+    if settings.service.host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"evsum: warning: listening on {settings.service.host}, not loopback: put it behind a TLS "
+              "reverse proxy and a firewall", file=sys.stderr)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.service.host, port=settings.service.port, log_level="info")
+    uvicorn.run(app, host=settings.service.host, port=settings.service.port, log_level="info",
+                log_config=server_log_config())
     return 0
 
 
@@ -196,6 +207,43 @@ def cmd_train_scorer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recheck(args: argparse.Namespace) -> int:
+    """Import retraction lists, flag released summaries that need review, rerun saved questions."""
+    from evsum.engine import Engine
+    from service.evidence import EngineEvidence
+    from service.recheck import Rechecker, read_retraction_list
+    from service.store.sql import SqlStore
+
+    settings = _settings(args)
+    store = SqlStore.open(settings.database_url)
+    try:
+        rechecker = Rechecker(store, store.recheck)
+        engine = None if args.no_index else Engine.load(settings)
+        documents = engine.reader.documents if engine is not None else None
+        for path in args.retractions or []:
+            added, flags = rechecker.retract(read_retraction_list(Path(path)), Path(path).name, args.actor, documents)
+            print(f"{path}: {len(added)} new retractions")
+            print("\n".join(f"  release {f.release_id} (draft {f.draft_id}) needs review: {f.reason}" for f in flags))
+        report = rechecker.recheck(EngineEvidence(engine) if engine is not None else None, documents, args.actor,
+                                   settings.priority)
+        print("\n".join(report.lines()))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_train_study_design(args: argparse.Namespace) -> int:
+    """Train the study-design classifier on SciFact and PubMedQA (train split) and report its accuracy."""
+    from models.study_design import train_and_save
+
+    report = train_and_save(Path(args.scifact), Path(args.pubmedqa), Path(args.out),
+                            Path(args.sample_out) if args.sample_out else None, seed=args.seed)
+    print(f"trained on {report.train_items} abstracts; held-out labelled sample of {report.sample_items}: "
+          f"accuracy {report.accuracy:.3f} (rules alone {report.rules_only:.3f}, majority label "
+          f"{report.majority:.3f}); weights: {report.weights_file}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="evsum", description="Cited extractive evidence summaries.")
@@ -210,14 +258,17 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="+", help="PDF or JSONL files, or folders walked recursively.")
     index.add_argument("--index-dir", help="Index directory (default from settings: data/index).")
     index.add_argument("--prune", action="store_true", help="Drop indexed documents not among the inputs.")
-    index.add_argument("--encoder", choices=["minilm", "hash"], help="Encoder (default minilm).")
+    index.add_argument("--encoder", choices=ENCODER_CHOICES, help="Encoder (default minilm).")
     index.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
+    index.add_argument("--metadata", action="append", metavar="FILE",
+                       help="Sidecar metadata (CSV or JSON manifest, or RIS) whose values win over the PDF's; "
+                       "repeatable.")
 
     serve = add("serve", cmd_serve, "Run the HTTP API.")
     serve.add_argument("--index-dir")
     serve.add_argument("--host", help="Bind address (default 127.0.0.1).")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--encoder", choices=["minilm", "hash"])
+    serve.add_argument("--encoder", choices=ENCODER_CHOICES)
 
     ui = add("ui", cmd_ui, "Run the Streamlit front end.")
     ui.add_argument("--api-url", help="Base URL of the evsum API (default http://127.0.0.1:8000).")
@@ -227,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--index-dir")
     ask.add_argument("--max-sentences", type=int, default=None)
-    ask.add_argument("--encoder", choices=["minilm", "hash"])
+    ask.add_argument("--encoder", choices=ENCODER_CHOICES)
     ask.add_argument("--json", action="store_true", help="Print the API's JSON shape.")
 
     from service.admin_cli import add_arguments as add_users_arguments
@@ -238,14 +289,33 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--index-dir")
     demo.add_argument("--port", type=int)
     demo.add_argument("--ui-port", type=int, default=8501)
-    demo.add_argument("--encoder", choices=["minilm", "hash"])
+    demo.add_argument("--encoder", choices=ENCODER_CHOICES)
     demo.add_argument("--question", default=DEMO_QUESTION)
     demo.add_argument("--no-ui", action="store_true", help="Start the API only.")
     demo.add_argument("--once", action="store_true", help="Exit after printing the answer.")
+    recheck = add("recheck", cmd_recheck, "Flag released summaries citing changed, superseded or retracted "
+                  "documents and rerun saved questions (EVSUM_DATABASE_URL).")
+    recheck.add_argument("--index-dir")
+    recheck.add_argument("--encoder", choices=ENCODER_CHOICES)
+    recheck.add_argument("--retractions", action="append", metavar="CSV",
+                         help="Retraction list (CSV with doi, pmid or document_id, and reason); repeatable.")
+    recheck.add_argument("--no-index", action="store_true", help="Only check retractions (no index loaded).")
+    recheck.add_argument("--actor", default="evsum-recheck", help="Name written to the audit log.")
+    study = add("train-study-design", cmd_train_study_design,
+                "Train the study-design classifier from ../shared/data (seeded) and report its accuracy.")
+    study.add_argument("--scifact", default=str(SHARED_DATA / "scifact" / "corpus.jsonl"))
+    study.add_argument("--pubmedqa", default=str(SHARED_DATA / "pubmedqa" / "pqal_dev.json"))
+    study.add_argument("--out", default="data/train/study_design.json",
+                       help="Weights file to write (the shipped one is models/weights/study_design.json).")
+    study.add_argument("--sample-out", help="Also write the held-out labelled sample (JSONL) here.")
+    study.add_argument("--seed", type=int, default=13)
     from eval.cli import register as register_eval
     from models.scorer import DEFAULT_WEIGHTS_FILE
 
     register_eval(sub)
+    from evsum.bench.cli import register as register_bench
+
+    register_bench(sub)
     train = add("train-scorer", cmd_train_scorer, "Train the sentence scorer from ../shared/data (seeded).")
     train.add_argument("--pubmedqa", default=str(SHARED_DATA / "pubmedqa" / "pqal_dev.json"),
                        help="PubMedQA file in the ori_pqal.json shape (train split used; dev held out).")
@@ -253,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="data/train/sentence_scorer.json",
                        help=f"Weights file to write; the service loads {DEFAULT_WEIGHTS_FILE} when present.")
     train.add_argument("--seed", type=int, default=13)
-    train.add_argument("--encoder", choices=["minilm", "hash"], default="minilm")
+    train.add_argument("--encoder", choices=ENCODER_CHOICES, default="minilm")
     train.add_argument("--no-progress", action="store_true")
     return parser
 

@@ -9,6 +9,7 @@ non-zero.
     ├── UnreadableDocumentError   a source file cannot be parsed (reason given)
     ├── IndexingError             an indexing run failed as a whole
     ├── IndexNotReadyError        no usable index snapshot is loaded
+    ├── StoreUnavailableError     the workflow database cannot be reached (HTTP 503, retry later)
     ├── NotFoundError             a document or page does not exist
     ├── InvalidRequestError       a request is well-formed but not acceptable
     ├── AuthenticationError       no, unknown or revoked API key (HTTP 401)
@@ -38,6 +39,14 @@ class IndexingError(EvsumError):
 
 class IndexNotReadyError(EvsumError):
     """No index snapshot is loaded, or the snapshot on disk is unusable."""
+
+
+class StoreUnavailableError(EvsumError):
+    """The workflow database (drafts, users, audit) is down or unreachable; the request may be retried.
+
+    Raised when the store cannot be opened, and mapped from driver connection errors at the HTTP
+    boundary; the service keeps running and recovers by itself once the database is back.
+    """
 
 
 class NotFoundError(EvsumError):

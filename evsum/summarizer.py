@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from evsum.features import FEATURE_NAMES, Candidates, collect_candidates
-from evsum.records import Summary, SummarySentence
-from evsum.retrieval import HybridRetriever
+from evsum.records import Pico, SearchFilters, Summary, SummarySentence
+from evsum.retrieval import HybridRetriever, SourcePriority
 from evsum.settings import SummarySettings
 from models.scorer import SentenceScorer
 
@@ -50,30 +50,43 @@ class Summariser:
         configured = self.settings.min_relevance
         return configured if configured is not None else self.retriever.encoder.relevance_floor
 
-    def candidates(self, question: str, query_vector: np.ndarray | None = None) -> Candidates:
+    def candidates(self, question: str, query_vector: np.ndarray | None = None,
+                   filters: SearchFilters | None = None) -> Candidates:
         """Scored-feature candidates for a question (also used by training and evaluation)."""
         vector = self.retriever.embed_query(question) if query_vector is None else query_vector
         return collect_candidates(
-            self.retriever, question, vector,
+            self.retriever.restricted(filters), question, vector,
             candidate_passages=self.settings.candidate_passages,
             candidate_sentences=self.settings.candidate_sentences,
             min_words=self.min_sentence_words,
         )
 
     def summarise(self, question: str, max_sentences: int | None = None,
-                  max_words: int | None = None) -> Summary:
-        """An extractive summary answering ``question``; every sentence verbatim with its citation."""
+                  max_words: int | None = None, *, filters: SearchFilters | None = None,
+                  pico: Pico | None = None, priority: SourcePriority | None = None) -> Summary:
+        """An extractive summary answering ``question``; every sentence verbatim with its citation.
+
+        ``pico`` fields are added to the retrieval query (``Pico.query``); ``filters`` restrict
+        the documents quoted from; ``priority`` adds the source-priority prior to each
+        sentence's 0..1-scaled relevance before selection (``SourcePriority``).
+        """
         request = SummaryRequest(
             question=question.strip(),
             max_sentences=max_sentences or self.settings.max_sentences,
             max_words=max_words or self.settings.max_words,
         )
         reader = self.retriever.reader
-        candidates = self.candidates(request.question)
+        query = pico.query(request.question) if pico is not None else request.question
+        described = filters.describe() if filters is not None else {}
+        candidates = self.candidates(query, filters=filters)
         if not len(candidates.ids) or float(candidates.cosine.max()) < self.relevance_floor:
             return Summary(request.question, (), "no_evidence", NO_EVIDENCE_MESSAGE, reader.snapshot_id,
-                           candidates.retrieved_document_ids)
+                           candidates.retrieved_document_ids, query, described, priority is not None)
         scores = self.scorer.score(candidates.features, FEATURE_NAMES)
+        if priority is not None:  # the prior, on the 0..1 scale of the relevance that selection uses
+            spread = float(scores.max() - scores.min()) or 1.0
+            prior = priority.sentence_prior(reader)[candidates.ids]
+            scores = scores + (priority.weight * spread * prior).astype(scores.dtype)
         chosen = self.select(candidates, scores, request)
         sentences = reader.sentences([int(candidates.ids[i]) for i in chosen])
         by_id = {s.id: s for s in sentences}
@@ -87,7 +100,7 @@ class Summariser:
             for i in self.reading_order(candidates, scores, chosen)
         )
         return Summary(request.question, quoted, "answered", "", reader.snapshot_id,
-                       candidates.retrieved_document_ids)
+                       candidates.retrieved_document_ids, query, described, priority is not None)
 
     def select(self, candidates: Candidates, scores: np.ndarray, request: SummaryRequest) -> list[int]:
         """Maximal marginal relevance over candidate rows, within the budgets; returns row indices."""

@@ -126,7 +126,10 @@ def _sections(record: dict[str, Any]) -> list[tuple[str | None, list[str]]]:
         return [(None, [str(s) for s in abstract])]
     if isinstance(abstract, str):
         return [(None, [abstract])]
-    return [(None, [str(record.get("text") or "")])]
+    text = record.get("text")
+    if text is not None and not isinstance(text, str):
+        raise ValueError(f"'text' must be a string, not {type(text).__name__}")
+    return [(None, [text or ""])]
 
 
 def _title_case(label: str | None) -> str | None:

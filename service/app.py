@@ -8,13 +8,14 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI
 
-from evsum.engine import Engine
-from evsum.errors import EvsumError
+from evsum.errors import StoreUnavailableError
 from evsum.settings import Settings
 from models.encoders import Encoder
+from service import readiness
 from service.deps import CLINICIAN_ONLY
+from service.limits import install_limits
 from service.problems import install_problem_handlers
-from service.routes import audit, documents, drafts, health, releases, search, users
+from service.routes import audit, documents, drafts, health, recheck, releases, search, users
 from service.store.sql import SqlStore
 from service.workflow import Workflow
 
@@ -24,8 +25,9 @@ logger = logging.getLogger("evsum.service")
 def create_app(settings: Settings, *, encoder: Encoder | None = None, store: SqlStore | None = None) -> FastAPI:
     """Build the app; its lifespan opens (and migrates) the workflow store, loads the index and encoder once.
 
-    If the snapshot cannot be loaded the app still starts: ``/readyz`` answers
-    503 with the reason and evidence endpoints answer 503 problem+json.
+    If the snapshot cannot be loaded, or the database is unreachable, the app still starts:
+    ``/readyz`` answers 503 with the reason, affected endpoints answer 503 problem+json with
+    ``Retry-After``, and both recover without a restart (``service.readiness``).
     """
 
     @asynccontextmanager
@@ -33,22 +35,19 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None, store: Sql
         import faiss
 
         faiss.omp_set_num_threads(1)  # one thread per request; uvicorn serves requests concurrently
-        opened = store or SqlStore.open(settings.database_url)  # applies pending Alembic migrations
-        app.state.store = opened
-        app.state.workflow = Workflow(opened, opened.audit)
+        if store is not None:
+            app.state.store, app.state.workflow = store, Workflow(store, store.audit)
         try:
-            app.state.engine = Engine.load(settings, encoder=encoder)
-            app.state.load_error = None
-            logger.info("serving snapshot %s", app.state.engine.reader.snapshot_id)
-        except EvsumError as error:
-            app.state.engine = None
-            app.state.load_error = str(error)
-            logger.error("index not loaded: %s", error)
+            readiness.open_store(app)  # applies pending Alembic migrations
+        except StoreUnavailableError as error:  # keep serving; requests retry, /readyz says why
+            logger.error("%s", error)
+        readiness.load_index(app)
+        _recheck_on_start(app, settings)
         yield
         if app.state.engine is not None:
             app.state.engine.reader.close()
-        if store is None:
-            opened.close()
+        if store is None and app.state.store is not None:
+            app.state.store.close()
 
     app = FastAPI(
         title="evsum",
@@ -57,9 +56,9 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None, store: Sql
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = None
-    app.state.load_error = "starting up"
+    readiness.init_state(app, encoder)
     install_problem_handlers(app)
+    install_limits(app, settings.service)
     app.include_router(health.router)
     app.include_router(search.router, dependencies=CLINICIAN_ONLY)
     app.include_router(documents.router, dependencies=CLINICIAN_ONLY)
@@ -67,4 +66,24 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None, store: Sql
     app.include_router(releases.router)
     app.include_router(audit.router)
     app.include_router(users.router)
+    app.include_router(recheck.router)
     return app
+
+
+def _recheck_on_start(app: FastAPI, settings: Settings) -> None:
+    """The start-up job (``service.recheck``): flag releases citing documents the loaded snapshot changed,
+    superseded or dropped, and rerun saved questions last run against another snapshot. Logged, never fatal."""
+    from service.evidence import EngineEvidence
+    from service.recheck import Rechecker
+
+    engine, store = app.state.engine, app.state.store
+    if engine is None or store is None:
+        return
+    try:
+        report = Rechecker(store, store.recheck).recheck(EngineEvidence(engine), engine.reader.documents, "system",
+                                                         settings.priority, only_stale=True)
+    except Exception:  # a background job: report it, keep serving
+        logger.exception("re-check on start failed")
+        return
+    for line in report.lines():
+        logger.info("%s", line)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from evsum.engine import Engine
-from evsum.errors import AuthenticationError, IndexNotReadyError, PermissionDeniedError
+from evsum.errors import AuthenticationError, PermissionDeniedError
+from evsum.records import Document
 from evsum.settings import Settings
+from service import readiness
 from service.domain import Principal, Role, role_allows
 from service.evidence import EngineEvidence, Evidence
+from service.recheck import Rechecker
 from service.store.sql import SqlStore
 from service.workflow import Workflow
 
@@ -25,10 +28,7 @@ def get_settings(request: Request) -> Settings:
 
 def get_engine(request: Request) -> Engine:
     """The loaded engine, or 503 (index not ready) with the reason it could not load."""
-    engine: Engine | None = request.app.state.engine
-    if engine is None:
-        raise IndexNotReadyError(request.app.state.load_error or "the index is not loaded")
-    return engine
+    return readiness.current_engine(request.app)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -36,13 +36,13 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
 def get_store(request: Request) -> SqlStore:
-    """The workflow store opened (and migrated) at startup."""
-    store: SqlStore = request.app.state.store
-    return store
+    """The workflow store (opened and migrated at startup, or now if the database was down then)."""
+    return readiness.open_store(request.app)
 
 
 def get_workflow(request: Request) -> Workflow:
     """The workflow rules over the store."""
+    readiness.open_store(request.app)
     workflow: Workflow = request.app.state.workflow
     return workflow
 
@@ -87,7 +87,26 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     return dependency
 
 
+def get_rechecker(request: Request) -> Rechecker:
+    """Review flags, retractions and saved questions over the store."""
+    store = get_store(request)
+    return Rechecker(store, store.recheck)
+
+
+def get_documents(request: Request) -> Mapping[str, Document] | None:
+    """The loaded snapshot's documents, or None when no index is loaded (re-checks then skip index checks)."""
+    engine: Engine | None = request.app.state.engine
+    return engine.reader.documents if engine is not None else None
+
+
+MAX_ID = 2**63 - 1
+"""Largest row id either database can hold; a larger id in a URL is a 422, never a driver overflow."""
+DraftId = Annotated[int, Path(ge=1, le=MAX_ID, description="A draft id.")]
+ReleaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="A release id.")]
+DraftIdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this draft.")]
 StoreDep = Annotated[SqlStore, Depends(get_store)]
+RecheckerDep = Annotated[Rechecker, Depends(get_rechecker)]
+DocumentsDep = Annotated[Mapping[str, Document] | None, Depends(get_documents)]
 WorkflowDep = Annotated[Workflow, Depends(get_workflow)]
 EvidenceDep = Annotated[Evidence, Depends(get_evidence)]
 OptionalEvidenceDep = Annotated[Evidence | None, Depends(get_optional_evidence)]

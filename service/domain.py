@@ -76,6 +76,11 @@ class AuditAction(StrEnum):
     COMMENT = "comment"
     USER_ADD = "user_add"
     KEY_REVOKE = "key_revoke"
+    NEEDS_REVIEW = "needs_review"  # a release was flagged: a cited document changed, was superseded or retracted
+    FLAG_RESOLVED = "flag_resolved"
+    RETRACT = "retract"  # a document (DOI, PMID or id) was marked retracted
+    SAVE_QUESTION = "save_question"
+    RECHECK = "recheck"  # a saved question was rerun after an index update
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +237,8 @@ def sentence_snapshot(sentence: DraftSentence) -> dict[str, Any]:
         "edited": sentence.edited, "edited_text": sentence.edited_text, "status": str(sentence.status),
         "origin": sentence.origin, "sentence_id": sentence.sentence_id, "note": sentence.note,
         "citation": {"document_id": c.document_id, "title": c.title, "page": c.page, "char_start": c.char_start,
-                     "char_end": c.char_end, "section": c.section, "source_path": c.source_path},
+                     "char_end": c.char_end, "section": c.section, "source_path": c.source_path,
+                     "doc_type": c.doc_type},
     }
 
 
@@ -253,3 +259,71 @@ def normalise_question(text: str) -> str:
     """Lower case, punctuation dropped, whitespace collapsed: the key released answers are found by."""
     kept = "".join(ch if ch.isalnum() else " " for ch in text.lower())
     return " ".join(kept.split())
+
+
+class FlagKind(StrEnum):
+    """Why a released summary needs review."""
+
+    CHANGED = "changed"  # the cited document was re-indexed with different content
+    REMOVED = "removed"  # the cited document is no longer in the index
+    SUPERSEDED = "superseded"  # a newer version of the cited guideline is indexed
+    RETRACTED = "retracted"  # the cited document is on the retraction list
+
+
+@dataclass(frozen=True, slots=True)
+class NewFlag:
+    """A reason found by a re-check to review one release because of one cited document."""
+
+    release_id: int
+    draft_id: int
+    document_id: str
+    kind: FlagKind
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFlag:
+    """A stored "needs review" flag on a release; ``resolved_at`` is set once a reviewer has dealt with it."""
+
+    id: int
+    release_id: int
+    draft_id: int
+    document_id: str
+    kind: FlagKind
+    reason: str
+    details: dict[str, Any]
+    detected_at: datetime
+    detected_by: str
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retraction:
+    """A document marked retracted, by DOI, PMID or evsum document id."""
+
+    id: int
+    identifier_kind: str  # "doi", "pmid" or "document"
+    identifier: str
+    reason: str
+    source: str  # "admin" or the retraction list file it came from
+    added_at: datetime
+    added_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class SavedQuestion:
+    """A librarian's saved question with its filters, rerun after index updates (``evsum recheck``)."""
+
+    id: int
+    question: str
+    pico: dict[str, str] | None
+    filters: dict[str, Any]
+    source_priority: bool | None
+    owner: str
+    created_at: datetime
+    last_run_at: datetime | None = None
+    last_snapshot_id: str | None = None
+    cited_document_ids: tuple[str, ...] = ()

@@ -9,7 +9,8 @@ from typing import Protocol
 
 from evsum.engine import Engine
 from evsum.errors import NotFoundError
-from evsum.records import Citation, Summary
+from evsum.records import Citation, Document, Pico, SearchFilters, Summary
+from evsum.retrieval import SourcePriority
 
 
 class Evidence(Protocol):
@@ -20,8 +21,9 @@ class Evidence(Protocol):
         """Id of the loaded index snapshot."""
         ...
 
-    def summarise(self, question: str, max_sentences: int) -> Summary:
-        """The machine draft: verbatim sentences with citations."""
+    def summarise(self, question: str, max_sentences: int, *, pico: Pico | None = None,
+                  filters: SearchFilters | None = None, priority: SourcePriority | None = None) -> Summary:
+        """The machine draft: verbatim sentences with citations (PICO, filters and prior as the summariser's)."""
         ...
 
     def sentence(self, sentence_id: int) -> tuple[Citation, str]:
@@ -48,9 +50,11 @@ class EngineEvidence:
         """Id of the loaded snapshot."""
         return self._engine.reader.snapshot_id
 
-    def summarise(self, question: str, max_sentences: int) -> Summary:
+    def summarise(self, question: str, max_sentences: int, *, pico: Pico | None = None,
+                  filters: SearchFilters | None = None, priority: SourcePriority | None = None) -> Summary:
         """The summariser's draft."""
-        return self._engine.summariser.summarise(question, max_sentences)
+        return self._engine.summariser.summarise(question, max_sentences, pico=pico, filters=filters,
+                                                 priority=priority)
 
     def sentence(self, sentence_id: int) -> tuple[Citation, str]:
         """An indexed sentence by id."""
@@ -70,7 +74,9 @@ class EngineEvidence:
             raise InvalidRequestError(
                 f"citation offsets must satisfy 0 <= char_start < char_end <= {len(text)} (page text length)")
         citation = Citation(document_id=document_id, title=document.title, page=page, char_start=char_start,
-                            char_end=char_end, section=None, source_path=document.source_path)
+                            char_end=char_end, section=None, source_path=document.source_path,
+                            doc_type=document.source.doc_type.value, year=document.source.year,
+                            issuer=document.source.issuer)
         return citation, text[char_start:char_end]
 
     def metadata(self, document_id: str) -> dict[str, str]:
@@ -80,4 +86,18 @@ class EngineEvidence:
             return {}
         return {**dict(document.metadata), "title": document.title, "source_kind": document.source_kind,
                 "source_path": document.source_path,
-                "pages": str(document.pages)}
+                "pages": str(document.pages), **source_metadata(document)}
+
+
+def source_metadata(document: Document) -> dict[str, str]:
+    """The typed source fields as strings, as releases freeze them (empty values left out).
+
+    ``sha256`` lets a re-check tell a changed file from the same one; ``doc_type_label`` is what
+    exports show beside each reference.
+    """
+    s = document.source
+    values = {"sha256": document.sha256, "doc_type": s.doc_type.value, "doc_type_label": s.doc_type.label,
+              "doc_type_origin": s.doc_type_origin, "year": str(s.year) if s.year else "", "issuer": s.issuer,
+              "authors": "; ".join(s.authors), "doi": s.doi, "pmid": s.pmid, "version": s.version,
+              "published": s.published, "licence": s.licence, "language": s.language}
+    return {k: v for k, v in values.items() if v}

@@ -30,12 +30,22 @@ class Reference:
     metadata: dict[str, str]
 
     def line(self) -> str:
-        """``Title, page 7. Publisher. doi:…`` (what the reference list shows)."""
-        parts = [f"{self.title}, page {self.page}."]
-        if self.metadata.get("publisher"):
-            parts.append(f"{self.metadata['publisher']}.")
-        if self.metadata.get("doi"):
-            parts.append(f"doi:{self.metadata['doi']}")
+        """``Authors. Title, page 7. Issuer, year. [Type]. doi:… PMID:…`` (what the reference list shows)."""
+        meta = self.metadata
+        parts = [f"{meta['authors']}."] if meta.get("authors") else []
+        parts.append(f"{self.title}, page {self.page}.")
+        issuer = meta.get("issuer") or meta.get("publisher")
+        dated = ", ".join(v for v in (issuer, meta.get("published") or meta.get("year")) if v)
+        if dated:
+            parts.append(f"{dated}.")
+        if meta.get("version"):
+            parts.append(f"Version {meta['version']}.")
+        if meta.get("doc_type_label"):
+            parts.append(f"[{meta['doc_type_label']}]")
+        if meta.get("doi"):
+            parts.append(f"doi:{meta['doi']}")
+        if meta.get("pmid"):
+            parts.append(f"PMID:{meta['pmid']}")
         if self.metadata.get("licence"):
             parts.append(f"Licence: {self.metadata['licence']}.")
         return " ".join(parts)
@@ -74,12 +84,22 @@ def _strategy(release: Release) -> list[tuple[str, str]]:
     c = release.content
     search: dict[str, Any] = c.get("search", {})
     filters = search.get("filters", {})
+    pico = ", ".join(f"{label}: {value}" for label, value in _pico(release))
     return [("Index snapshot", str(c.get("snapshot_id", ""))),
             ("Date searched", _date(search.get("searched_at"))),
             ("Searches", "; ".join(search.get("queries", [])) or c.get("question", "")),
+            ("Structured question (PICO)", pico or "not given"),
             ("Method", str(search.get("method", ""))),
             ("Filters", ", ".join(f"{k} = {v}" for k, v in filters.items()) or "none"),
+            ("Source priority", "national guidelines, then systematic reviews, then primary studies"
+             if search.get("source_priority") else "off (ranked by relevance alone)"),
             ("Documents retrieved", str(len(search.get("retrieved_document_ids", []))))]
+
+
+def _source_type(release: Release, sentence: dict[str, Any]) -> str:
+    """The type of a sentence's source ("Guideline", "RCT" ...), from the release's frozen documents."""
+    documents: dict[str, dict[str, str]] = release.content.get("documents", {})
+    return documents.get(sentence["citation"]["document_id"], {}).get("doc_type_label", "")
 
 
 def _date(value: str | None) -> str:
@@ -103,7 +123,8 @@ def to_markdown(release: Release) -> str:
     out += ["", "## Clinical bottom line", "", c.get("bottom_line", "") or "—", "", "## Summary of the evidence", ""]
     for sentence, number in zip(c.get("sentences", []), numbers, strict=True):
         mark = f" *({EDITED_NOTE})*" if sentence.get("edited") else ""
-        out.append(f"- {sentence['text']} [{number}]{mark}")
+        kind = _source_type(release, sentence)
+        out.append(f"- {sentence['text']}{f' ({kind})' if kind else ''} [{number}]{mark}")
     edited = [s for s in c.get("sentences", []) if s.get("edited")]
     if edited:
         out += ["", "**Verbatim source text of edited sentences:**", ""]
@@ -143,6 +164,9 @@ def to_docx(release: Release) -> bytes:
     for sentence, number in zip(c.get("sentences", []), numbers, strict=True):
         paragraph = doc.add_paragraph(style="List Bullet")
         paragraph.add_run(sentence["text"])
+        kind = _source_type(release, sentence)
+        if kind:
+            paragraph.add_run(f" ({kind})").italic = True
         paragraph.add_run(f" [{number}]").bold = True
         if sentence.get("edited"):
             note = paragraph.add_run(f" ({EDITED_NOTE}: “{sentence['source_text']}”)")
@@ -187,10 +211,23 @@ def to_ris(release: Release) -> str:
     for refs in by_document.values():
         meta = refs[0].metadata
         kind = meta.get("kind") or meta.get("source_kind", "")
-        lines.append(f"TY  - {RIS_TYPES.get(kind, 'GEN')}")
+        ris_type = RIS_TYPES.get(kind) or ("RPRT" if meta.get("doc_type") == "guideline" else
+                                           "JOUR" if meta.get("doc_type") else "GEN")
+        lines.append(f"TY  - {ris_type}")
         lines.append(f"TI  - {meta.get('title') or refs[0].title}")
+        lines.extend(f"AU  - {author.strip()}" for author in meta.get("authors", "").split(";") if author.strip())
+        if meta.get("year"):
+            lines.append(f"PY  - {meta['year']}")
+        if meta.get("issuer") and kind != "guideline" and meta.get("doc_type") != "guideline":
+            lines.append(f"JO  - {meta['issuer']}")
         if meta.get("publisher"):
             lines.append(f"PB  - {meta['publisher']}")
+        if meta.get("doc_type_label"):
+            lines.append(f"M3  - {meta['doc_type_label']}")
+        if meta.get("version"):
+            lines.append(f"ET  - {meta['version']}")
+        if meta.get("pmid"):
+            lines.append(f"AN  - {meta['pmid']}")
         if meta.get("doi"):
             lines.append(f"DO  - {meta['doi']}")
             lines.append(f"UR  - https://doi.org/{meta['doi']}")

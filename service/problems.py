@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SqlPoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from evsum.errors import (
@@ -19,15 +21,19 @@ from evsum.errors import (
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
+    StoreUnavailableError,
 )
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://evsum.local/problems/"
+RETRY_AFTER = {"index-not-ready": "30", "store-unavailable": "5"}
+"""Seconds a client should wait before retrying, per 503 problem type (the ``Retry-After`` header)."""
 logger = logging.getLogger("evsum.service")
 
 _STATUS_OF: list[tuple[type[EvsumError], int, str]] = [
     (NotFoundError, 404, "not-found"),
     (IndexNotReadyError, 503, "index-not-ready"),
+    (StoreUnavailableError, 503, "store-unavailable"),
     (InvalidRequestError, 400, "invalid-request"),
     (AuthenticationError, 401, "unauthenticated"),
     (PermissionDeniedError, 403, "forbidden"),
@@ -52,7 +58,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, error: EvsumError) -> JSONResponse:
         for kind, status, slug in _STATUS_OF:
             if isinstance(error, kind):
-                headers = {"Retry-After": "30"} if status == 503 else None
+                headers = {"Retry-After": RETRY_AFTER.get(slug, "30")} if status == 503 else None
                 if status == 401:
                     headers = {"WWW-Authenticate": 'Bearer realm="evsum"'}
                 extra = {}
@@ -64,6 +70,25 @@ def install_problem_handlers(app: FastAPI) -> None:
                 return problem(status, _title(slug), str(error), slug, request.url.path, headers, **extra)
         logger.exception("unmapped evsum error")
         return problem(500, "Internal error", str(error), "internal", request.url.path)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(SqlPoolTimeout)
+    async def _database_down(request: Request, error: Exception) -> JSONResponse:
+        # Connection refused, server restarted, connection dropped mid-query, pool exhausted: retryable.
+        # The pool pings connections before use, so the next request after recovery reconnects by itself.
+        summary = str(error).splitlines()[0][:200] if str(error) else error.__class__.__name__
+        logger.warning("workflow database unavailable on %s: %s", request.url.path, summary)
+        return await _domain(request, StoreUnavailableError(
+            "the workflow database is unavailable; please retry shortly"))
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, error: Exception) -> JSONResponse:
+        # safety net: a value the database cannot hold (an id beyond 64 bits ...) is the caller's error
+        logger.warning("value out of range on %s: %s", request.url.path, error.__class__.__name__)
+        return problem(422, "Invalid request", "a value in the request cannot be stored (out of range or not allowed)",
+                       "validation", request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -16,6 +16,8 @@ from dataclasses import replace
 from typing import Any
 
 from evsum.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
+from evsum.records import Pico, SearchFilters
+from evsum.retrieval import SourcePriority
 from service.domain import (
     EDITABLE_STATES,
     AuditAction,
@@ -36,6 +38,7 @@ from service.domain import (
 )
 from service.editing import DraftChange, SentenceAddition, SentenceChange, apply_change
 from service.evidence import Evidence
+from service.redaction import redact
 from service.store import AuditLog, DraftRepository
 
 LIBRARIAN = frozenset({Role.LIBRARIAN})
@@ -72,18 +75,28 @@ class Workflow:
     # --- drafting -----------------------------------------------------------------------------
 
     def create_draft(self, who: Principal, question: str, max_sentences: int, evidence: Evidence,
-                     pico: dict[str, str] | None = None) -> Draft:
-        """Ask the summariser for a machine draft and store it as version 1, every sentence unverified."""
+                     pico: dict[str, str] | None = None, filters: SearchFilters | None = None,
+                     priority: SourcePriority | None = None) -> Draft:
+        """Ask the summariser for a machine draft and store it as version 1, every sentence unverified.
+
+        PICO fields widen the search, ``filters`` restrict it; both go into the search strategy.
+        """
         require(who, LIBRARIAN, "creating a draft")
-        summary = evidence.summarise(question, max_sentences)
+        question = redact(question).text  # no patient details in the store or the audit log, whoever calls
+        summary = evidence.summarise(question, max_sentences, pico=Pico(**pico) if pico else None, filters=filters,
+                                     priority=priority)
         now = utcnow()
         sentences = tuple(
             DraftSentence(key=i + 1, citation=s.citation, source_text=s.text, sentence_id=s.sentence_id)
             for i, s in enumerate(summary.sentences))
         search = {"snapshot_id": summary.snapshot_id, "searched_at": now.isoformat(), "searched_by": who.name,
-                  "filters": {"max_sentences": max_sentences}, "method": "hybrid dense + BM25, extractive summary",
-                  "retrieved_document_ids": list(summary.retrieved_document_ids), "queries": [question],
-                  "status": summary.status}
+                  "filters": {"max_sentences": max_sentences, **summary.filters},
+                  "method": "hybrid dense + BM25, extractive summary"
+                  + ("; source priority: national guidelines, then systematic reviews, then primary studies"
+                     if summary.source_priority else ""),
+                  "retrieved_document_ids": list(summary.retrieved_document_ids),
+                  "queries": [summary.query or question], "status": summary.status,
+                  "source_priority": summary.source_priority}
         draft = Draft(id=0, question=question, pico=pico or None, state=DraftState.DRAFT, version=1,
                       author=who.name, max_sentences=max_sentences, snapshot_id=summary.snapshot_id,
                       search=search, sentences=sentences, next_key=len(sentences) + 1, created_at=now,
@@ -237,7 +250,8 @@ class Workflow:
         if question is None:
             found = self.drafts.list_releases(draft_id=draft_id)
             return [r for r in found if include_withdrawn or r.withdrawal is None]
-        return matching_releases(self.drafts.list_releases(draft_id=draft_id), question)
+        # stored questions are redacted, so match the redacted form
+        return matching_releases(self.drafts.list_releases(draft_id=draft_id), redact(question).text)
 
 
 def matching_releases(releases: list[Release], question: str, threshold: float = 0.6) -> list[Release]:

@@ -2,35 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.domain import AuditEvent, Draft, DraftSentence, Release, Role, User, sentence_snapshot
+from service.domain import AuditEvent, Draft, DraftSentence, Release, ReviewFlag, Role, User, sentence_snapshot
 from service.editing import DraftChange, SentenceAddition, SentenceChange
+from service.recheck_schemas import ReviewFlagOut
+from service.redaction import RedactsQuestion, describe
+from service.schemas import FiltersIn, PicoIn
 from service.workflow import readiness_problems
 
 Verdict = Literal["unverified", "verified", "rejected", "needs_edit"]
 
 
-class PicoIn(BaseModel):
-    """The question broken down as Population, Intervention, Comparison, Outcome (all optional)."""
-
-    model_config = ConfigDict(extra="forbid")
-    population: str | None = Field(None, max_length=500)
-    intervention: str | None = Field(None, max_length=500)
-    comparison: str | None = Field(None, max_length=500)
-    outcome: str | None = Field(None, max_length=500)
-
-
-class DraftCreateIn(BaseModel):
+class DraftCreateIn(RedactsQuestion):
     """A question to draft a summary for."""
 
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, max_length=2000)
     max_sentences: int | None = Field(None, ge=1, le=20, description="Sentences in the machine draft.")
-    pico: PicoIn | None = None
+    pico: PicoIn | None = Field(None, description="Structured question; its fields are added to the search.")
+    filters: FiltersIn | None = Field(None, description="Restrict the documents the machine draft quotes from.")
+    source_priority: bool | None = Field(None, description="Apply the source-priority prior (default: setting).")
 
 
 class SentenceChangeIn(BaseModel):
@@ -126,6 +122,7 @@ class CitationOut(BaseModel):
     char_end: int
     section: str | None = None
     source_path: str = ""
+    doc_type: str = Field("", description="The cited document's type (guideline, systematic_review, rct ...).")
 
 
 class SentenceOut(BaseModel):
@@ -182,6 +179,13 @@ class DraftOut(BaseModel):
     sentences: list[SentenceOut]
     comments: list[CommentOut]
     not_ready: list[str] = Field(description="Why the draft cannot be submitted yet (empty when it can).")
+    redactions: list[str] = Field(default_factory=list, description="Patient details removed from the question "
+                                  "when this draft was created (nhs_number, date, postcode, phone, email).")
+    redaction_notice: str | None = Field(None, description="What to tell the user when something was redacted.")
+
+    def with_redactions(self, kinds: tuple[str, ...]) -> DraftOut:
+        """This draft, saying which patient details were removed from its question."""
+        return self.model_copy(update={"redactions": list(kinds), "redaction_notice": describe(kinds) or None})
 
     @classmethod
     def of(cls, d: Draft) -> DraftOut:
@@ -263,12 +267,15 @@ class ReleaseItem(BaseModel):
     released_at: datetime
     released_by: str
     withdrawn: bool
+    needs_review: bool = Field(False, description="A cited document changed, was superseded or retracted "
+                               "(see review_flags / GET /v1/review-flags).")
 
     @classmethod
-    def of(cls, r: Release) -> ReleaseItem:
+    def of(cls, r: Release, needs_review: bool = False) -> ReleaseItem:
         """From the domain record."""
         return cls(release_id=r.id, draft_id=r.draft_id, number=r.number, question=r.question,
-                   released_at=r.released_at, released_by=r.released_by, withdrawn=r.withdrawal is not None)
+                   released_at=r.released_at, released_by=r.released_by, withdrawn=r.withdrawal is not None,
+                   needs_review=needs_review)
 
 
 class ReleaseListOut(BaseModel):
@@ -293,12 +300,15 @@ class ReleaseOut(ReleaseItem):
     sentences: list[SentenceOut]
     documents: dict[str, dict[str, str]]
     withdrawal: WithdrawalOut | None
+    review_flags: list[ReviewFlagOut] = Field(default_factory=list, description="Every flag, open or resolved.")
 
     @classmethod
-    def full(cls, r: Release) -> ReleaseOut:
-        """From the domain record."""
+    def full(cls, r: Release, flags: Sequence[ReviewFlag] = ()) -> ReleaseOut:
+        """From the domain record and its review flags."""
         c = r.content
-        return cls(**ReleaseItem.of(r).model_dump(), draft_version=r.draft_version, pico=c.get("pico"),
+        needs_review = any(f.resolved_at is None for f in flags)
+        return cls(**ReleaseItem.of(r, needs_review).model_dump(), draft_version=r.draft_version, pico=c.get("pico"),
+                   review_flags=[ReviewFlagOut.of(f) for f in flags],
                    author=c.get("author", ""), reviewer=c.get("reviewer"), approved_at=c.get("approved_at"),
                    submitted_at=c.get("submitted_at"), bottom_line=c.get("bottom_line", ""),
                    caveats=c.get("caveats", ""), snapshot_id=c.get("snapshot_id", ""), search=c.get("search", {}),

@@ -11,6 +11,7 @@ import pytest
 from evsum.settings import Settings
 from indexing.pipeline import run_index
 from models.encoders import HashEncoder, MiniLMEncoder
+from models.onnx_encoder import OnnxInt8Encoder
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_CORPUS = REPO / "samples" / "corpus"
@@ -61,6 +62,14 @@ def hash_encoder() -> HashEncoder:
 def minilm_encoder() -> MiniLMEncoder:
     """The real packaged MiniLM encoder, loaded once per session."""
     encoder = MiniLMEncoder()
+    encoder.warm_up()
+    return encoder
+
+
+@pytest.fixture(scope="session")
+def int8_encoder(tmp_path_factory: pytest.TempPathFactory) -> OnnxInt8Encoder:
+    """The packaged MiniLM exported to int8 ONNX once per session, into a private cache directory."""
+    encoder = OnnxInt8Encoder(cache_dir=tmp_path_factory.mktemp("onnx-cache"))
     encoder.warm_up()
     return encoder
 

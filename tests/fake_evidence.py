@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from evsum.errors import InvalidRequestError, NotFoundError
-from evsum.records import Citation, Summary, SummarySentence
+from evsum.records import Citation, Pico, SearchFilters, Summary, SummarySentence
+from evsum.retrieval import SourcePriority
 
 PAGE = ("Hand hygiene reduces infections. Alcohol-based hand rub is preferred. "
         "Gloves do not replace hand hygiene. Soap and water are needed for visible soil.")
@@ -27,8 +28,9 @@ class FakeEvidence:
         return Citation(document_id=DOC, title="Hand hygiene guideline", page=1, char_start=start, char_end=end,
                         section="Hand Hygiene", source_path="guideline.pdf")
 
-    def summarise(self, question: str, max_sentences: int) -> Summary:
-        """The first ``max_sentences`` sentences of the page."""
+    def summarise(self, question: str, max_sentences: int, *, pico: Pico | None = None,
+                  filters: SearchFilters | None = None, priority: SourcePriority | None = None) -> Summary:
+        """The first ``max_sentences`` sentences of the page (PICO, filters and priority are ignored)."""
         chosen = tuple(SummarySentence(sentence_id=i, text=PAGE[a:b], citation=self._citation(a, b), score=1.0)
                        for i, (a, b) in enumerate(self.sentences[:max_sentences]))
         return Summary(question=question, sentences=chosen, status="answered", message="",

@@ -57,10 +57,18 @@ RULES: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/users"): ADMIN,
     ("POST", "/v1/users/{name}/keys"): ADMIN,
     ("POST", "/v1/users/{name}/revoke"): ADMIN,
+    ("POST", "/v1/recheck"): STAFF,
+    ("GET", "/v1/review-flags"): STAFF,
+    ("POST", "/v1/review-flags/{flag_id}/resolve"): REVIEWER,
+    ("GET", "/v1/retractions"): STAFF,
+    ("POST", "/v1/retractions"): ADMIN,
+    ("POST", "/v1/retractions/import"): ADMIN,
+    ("GET", "/v1/saved-questions"): STAFF,
+    ("POST", "/v1/saved-questions"): LIBRARIAN,
 }
 HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 PLACEHOLDERS = {"draft_id": "999999", "release_id": "999999", "document_id": "no-such-doc", "page": "1",
-                "name": "nobody"}
+                "name": "nobody", "flag_id": "999999"}
 
 
 @pytest.fixture(scope="module")

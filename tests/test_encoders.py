@@ -14,10 +14,12 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(params=["hash", "minilm"])
+@pytest.fixture(params=["hash", "minilm", "minilm-int8"])
 def encoder(request: pytest.FixtureRequest) -> Encoder:
     if request.param == "hash":
         return HashEncoder()
+    if request.param == "minilm-int8":
+        return request.getfixturevalue("int8_encoder")  # type: ignore[no-any-return]
     return request.getfixturevalue("minilm_encoder")  # type: ignore[no-any-return]
 
 

@@ -67,7 +67,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
         opened = SqlStore.open(request.getfixturevalue("postgres_url"))
         with opened.engine.begin() as connection:
             connection.execute(text("TRUNCATE users, api_keys, questions, drafts, draft_sentences, draft_versions, "
-                                    "comments, releases, release_withdrawals, audit_events RESTART IDENTITY CASCADE"))
+                                    "comments, releases, release_withdrawals, audit_events, review_flags, retractions, "
+                                    "saved_questions RESTART IDENTITY CASCADE"))
     yield opened
     opened.close()
 
@@ -91,7 +92,7 @@ def test_migrations_are_idempotent_and_match_the_models(store: SqlStore) -> None
     from service.store.models import Base
 
     migrate(store.engine)
-    assert current_revision(store.engine) == "0001"
+    assert current_revision(store.engine) == "0002"
     with store.engine.connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert [d for d in diffs if d[0] != "remove_table"] == []
@@ -189,3 +190,32 @@ def test_audit_log_is_append_only(store: SqlStore) -> None:
     # and no code path writes an update or a delete to an append-only table
     source = "\n".join(p.read_text() for p in (REPO / "service").rglob("*.py") if "migrations" not in p.parts)
     assert not re.search(r"(update|delete)\((AuditRow|ReleaseRow|WithdrawalRow|DraftVersionRow)", source)
+
+
+def test_review_flags_retractions_and_saved_questions(workflow: Workflow, store: SqlStore) -> None:
+    from evsum.records import SearchFilters
+    from evsum.settings import SourcePrioritySettings
+    from service.recheck import Rechecker
+
+    evidence = FakeEvidence()
+    draft = workflow.create_draft(LIB, "Does hand hygiene prevent infection?", 2, evidence)
+    workflow.approve(REV, workflow.submit(LIB, draft.id, _ready(workflow, draft.id, 1)).id)
+    release = workflow.release(REV2, draft.id, None, evidence)
+    rechecker = Rechecker(store, store.recheck)
+    added, flags = rechecker.retract([("doi", "10.1000/example", "retracted by the journal")], "list.csv", "boss",
+                                     None)
+    assert [r.identifier for r in added] == ["10.1000/example"]
+    assert [(f.release_id, f.kind, f.document_id) for f in flags] == [(release.id, "retracted", "doc-1")]
+    assert rechecker.retract([("doi", "10.1000/example", "")], "again", "boss", None) == ([], [])  # no duplicates
+    resolved = store.recheck.resolve_flag(flags[0].id, "rev", "withdrawn and redone")
+    assert resolved.resolved_by == "rev" and store.recheck.flags(open_only=True) == []
+    with pytest.raises(ConflictError):
+        store.recheck.resolve_flag(flags[0].id, "rev", "twice")
+    saved = rechecker.save_question("lib", "hand rub or soap?", {"intervention": "alcohol rub"},
+                                    SearchFilters(doc_types=("guideline",), year_from=2010), None, evidence, None)
+    assert saved.id and saved.cited_document_ids == ("doc-1",) and saved.filters["year_from"] == 2010
+    runs = rechecker.rerun_saved(evidence, {"doc-1": "Hand hygiene guideline"}, "lib", SourcePrioritySettings())
+    assert [(r.saved.id, r.new_document_ids) for r in runs] == [(saved.id, ())]
+    assert store.recheck.saved_questions("lib")[0].last_snapshot_id == "fake-snapshot"
+    actions = [e.action for e in store.audit.query()]
+    assert actions[-6:] == ["release", "retract", "needs_review", "flag_resolved", "save_question", "recheck"]

@@ -117,6 +117,7 @@ def test_document_row_reads_metadata_with_fallbacks() -> None:
     assert fmt.document_row(document) == {
         "Title": "papers/x.pdf",
         "Publisher": "Diabetologia",
+        "Year": "",
         "Licence": "CC BY 4.0",
         "DOI": "",
         "Pages": 12,

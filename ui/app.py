@@ -36,6 +36,7 @@ def pages() -> dict[str, list[st.Page]]:
             st.Page(PAGES_DIR / "editor.py", title="Draft editor", icon=":material/rule:"),
             st.Page(PAGES_DIR / "review.py", title="Review", icon=":material/fact_check:"),
             st.Page(PAGES_DIR / "releases.py", title="Releases", icon=":material/verified:"),
+            st.Page(PAGES_DIR / "saved.py", title="Saved questions", icon=":material/bookmarks:"),
         ],
     }
 

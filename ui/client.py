@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
+from ui.recheck_client import AskOptions, RecheckHttpMixin, UIRecheck, UIReviewFlag, UISavedQuestion
 from ui.records import (
     DraftList,
     ReleaseList,
@@ -103,6 +104,11 @@ class UISummary:
     snapshot_id: str = ""
     retrieved_document_ids: tuple[str, ...] = ()
     sentences: tuple[UISentence, ...] = ()
+    query: str = ""
+    filters: Mapping[str, str] = field(default_factory=dict)
+    source_priority: bool = False
+    redactions: tuple[str, ...] = ()
+    redaction_notice: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -142,6 +148,7 @@ class UIDocument:
     source_kind: str
     indexed_at: str
     metadata: Mapping[str, str] = field(default_factory=dict)
+    source: Mapping[str, Any] = field(default_factory=dict)  # authors, year, issuer, doi, pmid, doc_type ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +222,24 @@ class ApiClient(Protocol):
         """Where the service is, for display."""
         ...
 
-    def summarise(self, question: str, max_sentences: int) -> UISummary:
-        """Ask for an extractive, cited summary of the evidence for ``question``."""
+    def summarise(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UISummary:
+        """Ask for an extractive, cited summary of the evidence for ``question`` (PICO, filters, priority)."""
+        ...
+
+    def save_question(self, question: str, options: AskOptions | None = None) -> UISavedQuestion:
+        """Save a question with its filters, to be rerun after index updates."""
+        ...
+
+    def saved_questions(self) -> tuple[UISavedQuestion, ...]:
+        """Every saved question."""
+        ...
+
+    def recheck(self) -> UIRecheck:
+        """Flag releases that need review and rerun the saved questions."""
+        ...
+
+    def resolve_flag(self, flag_id: int, resolution: str) -> UIReviewFlag:
+        """Record how a reviewer dealt with a "needs review" flag."""
         ...
 
     def search(self, query: str, top_k: int) -> UISearchResult:
@@ -257,8 +280,8 @@ class ApiClient(Protocol):
         """One draft with its sentences and comments."""
         ...
 
-    def create_draft(self, question: str, max_sentences: int) -> UIDraft:
-        """A machine draft for ``question``: every sentence unverified."""
+    def create_draft(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UIDraft:
+        """A machine draft for ``question``: every sentence unverified (PICO, filters and priority as asked)."""
         ...
 
     def update_draft(self, draft_id: int, version: int, changes: Mapping[str, Any]) -> UIDraft:
@@ -363,7 +386,7 @@ def _describe_validation_item(item: object) -> str:
 # --------------------------------------------------------------------------- client
 
 
-class EvsumClient:
+class EvsumClient(RecheckHttpMixin):
     """The evsum HTTP API as Python calls (see the module docstring for the error contract).
 
     ``transport`` replaces httpx's network transport, e.g. with ``httpx.MockTransport``
@@ -408,11 +431,10 @@ class EvsumClient:
 
     # -- API calls
 
-    def summarise(self, question: str, max_sentences: int) -> UISummary:
+    def summarise(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UISummary:
         """``POST /v1/summaries``: an extractive, cited summary of the evidence for ``question``."""
-        response = self._request(
-            "POST", "/v1/summaries", json={"question": question, "max_sentences": max_sentences}
-        )
+        body = {"question": question, "max_sentences": max_sentences, **(options.body() if options else {})}
+        response = self._request("POST", "/v1/summaries", json=body)
         return _parse(UISummary, response)
 
     def search(self, query: str, top_k: int) -> UISearchResult:
@@ -489,9 +511,9 @@ class EvsumClient:
         """``GET /v1/drafts/{id}``."""
         return _parse(UIDraft, self._request("GET", f"/v1/drafts/{int(draft_id)}"))
 
-    def create_draft(self, question: str, max_sentences: int) -> UIDraft:
+    def create_draft(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UIDraft:
         """``POST /v1/drafts``."""
-        body = {"question": question, "max_sentences": max_sentences}
+        body = {"question": question, "max_sentences": max_sentences, **(options.body() if options else {})}
         return _parse(UIDraft, self._request("POST", "/v1/drafts", json=body))
 
     def update_draft(self, draft_id: int, version: int, changes: Mapping[str, Any]) -> UIDraft:

@@ -23,6 +23,7 @@ from ui.client import (
     UISummary,
     UIWithdrawal,
 )
+from ui.recheck_client import AskOptions
 
 NOW = "2025-11-24T10:00:00Z"
 
@@ -34,7 +35,7 @@ class FakeWorkflowMixin:
     releases_by_id: dict[int, UIRelease]
     user: str
     page_texts: dict[tuple[str, int], str]
-    summarise: Callable[[str, int], UISummary]
+    summarise: Callable[[str, int, AskOptions | None], UISummary]
     _record: Callable[..., None]
     _citation: Callable[[str, int, int, int, str | None], UICitation]
 
@@ -51,9 +52,9 @@ class FakeWorkflowMixin:
         self._record("draft", draft_id)
         return self._draft(draft_id)
 
-    def create_draft(self, question: str, max_sentences: int) -> UIDraft:
-        """A draft of the canned answer, every sentence unverified."""
-        summary = self.summarise(question, max_sentences)
+    def create_draft(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UIDraft:
+        """A draft of the canned answer, every sentence unverified (a doc-type filter applies)."""
+        summary = self.summarise(question, max_sentences, options)
         self._record("create_draft", question, max_sentences)
         sentences = tuple(UIDraftSentence(id=i + 1, text=s.text, source_text=s.text, status="unverified",
                                           citation=s.citation, sentence_id=s.sentence_id)

@@ -28,6 +28,7 @@ from ui.client import (
     UISummary,
 )
 from ui.fake_workflow import FakeWorkflowMixin
+from ui.recheck_client import AskOptions, FakeRecheckMixin, UIReviewFlag, UISavedQuestion
 
 NO_EVIDENCE_MESSAGE = "No sufficient evidence was found in the indexed sources to answer this question."
 MAX_SENTENCES_LIMIT = 20
@@ -50,7 +51,7 @@ def tiny_png(width: int = 4, height: int = 6, rgb: tuple[int, int, int] = (255, 
 
 
 @dataclass
-class FakeApiClient(FakeWorkflowMixin):
+class FakeApiClient(FakeWorkflowMixin, FakeRecheckMixin):
     """An ``ApiClient`` over in-memory documents, pages and canned answers.
 
     ``fail_with`` makes every call raise that error (as an unreachable or
@@ -68,6 +69,8 @@ class FakeApiClient(FakeWorkflowMixin):
     drafts_by_id: dict[int, UIDraft] = field(default_factory=dict)
     releases_by_id: dict[int, UIRelease] = field(default_factory=dict)
     user: str = "librarian"
+    saved: dict[int, UISavedQuestion] = field(default_factory=dict)
+    flags: dict[int, UIReviewFlag] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -76,14 +79,20 @@ class FakeApiClient(FakeWorkflowMixin):
 
     # -- ApiClient
 
-    def summarise(self, question: str, max_sentences: int) -> UISummary:
-        """The canned answer for ``question`` (at most ``max_sentences`` sentences), else no evidence."""
-        self._record("summarise", question, max_sentences)
+    def summarise(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UISummary:
+        """The canned answer for ``question`` (at most ``max_sentences`` sentences), else no evidence.
+
+        ``options`` are recorded; a ``doc_types`` filter keeps only sentences whose source has that type.
+        """
+        self._record("summarise", question, max_sentences, *((options,) if options and options.body() else ()))
         if not question.strip():
             raise ApiError(422, "Invalid request", "question: must not be empty")
         if not 1 <= max_sentences <= MAX_SENTENCES_LIMIT:
             raise ApiError(422, "Invalid request", f"max_sentences: must be 1 to {MAX_SENTENCES_LIMIT}")
-        sentences = self.answers.get(_normalise(question), ())[:max_sentences]
+        sentences = self.answers.get(_normalise(question), ())
+        if options is not None and options.doc_types:
+            sentences = tuple(s for s in sentences if s.citation.doc_type in options.doc_types)
+        sentences = sentences[:max_sentences]
         if not sentences:
             return UISummary(
                 question=question,

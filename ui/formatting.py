@@ -167,7 +167,7 @@ def plain_text_html(text: str, limit: int = 2 * SOURCE_CONTEXT_CHARS) -> str:
 # --------------------------------------------------------------------------- library
 
 
-LIBRARY_COLUMNS = ("Title", "Publisher", "Licence", "Pages", "Type", "DOI", "Indexed")
+LIBRARY_COLUMNS = ("Title", "Publisher", "Year", "Licence", "Pages", "Type", "DOI", "Indexed")
 
 
 def _meta(document: UIDocument, *keys: str) -> str:
@@ -182,11 +182,12 @@ def document_row(document: UIDocument) -> dict[str, str | int]:
     """One row of the library table for ``document``; missing metadata shows as an empty cell."""
     return {
         "Title": document.title or document.source_path,
-        "Publisher": _meta(document, "publisher", "journal", "source"),
+        "Publisher": str(document.source.get("issuer") or "") or _meta(document, "publisher", "journal", "source"),
+        "Year": str(document.source.get("year") or "") or _meta(document, "year"),
         "Licence": _meta(document, "licence", "license"),
         "Pages": document.pages,
-        "Type": _meta(document, "kind") or document.source_kind,
-        "DOI": _meta(document, "doi"),
+        "Type": str(document.source.get("doc_type_label") or "") or _meta(document, "kind") or document.source_kind,
+        "DOI": str(document.source.get("doi") or "") or _meta(document, "doi"),
         "Indexed": document.indexed_at[:10],
     }
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evsum.records import Citation
+from ui.recheck_client import UIReviewFlag
 
 #: Citations are the project's shared typed record: the same fields as the API's JSON.
 UICitation = Citation
@@ -102,6 +103,7 @@ class UIReleaseItem:
     released_at: str
     released_by: str
     withdrawn: bool = False
+    needs_review: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,9 @@ class UIRelease:
     withdrawn: bool = False
     withdrawal: UIWithdrawal | None = None
     sentences: tuple[UIDraftSentence, ...] = field(default_factory=tuple)
+    needs_review: bool = False
+    review_flags: tuple[UIReviewFlag, ...] = ()
+    documents: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

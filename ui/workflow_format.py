@@ -5,7 +5,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
+from evsum.records import DocType
 from ui.client import UIDraftSentence, UIRelease
+
+_DOC_TYPES = {t.value for t in DocType}
 
 STATE_LABELS = {"draft": "Draft", "in_review": "In review", "returned": "Returned to author",
                 "approved": "Approved", "released": "Released"}
@@ -19,10 +22,11 @@ def state_label(state: str) -> str:
 
 
 def sentence_line(number: int, sentence: UIDraftSentence) -> str:
-    """One line for a sentence: verdict icon, text, citation marker and an edited flag."""
+    """One line for a sentence: verdict icon, text, citation marker, the source's type and an edited flag."""
     flag = " *(edited — not verbatim)*" if sentence.edited else ""
+    kind = f" ({DocType(sentence.citation.doc_type).label})" if sentence.citation.doc_type in _DOC_TYPES else ""
     return (f"{STATUS_ICONS.get(sentence.status, '')} {sentence.text} "
-            f"**[{number}]** — {sentence.citation.title}, p. {sentence.citation.page}{flag}")
+            f"**[{number}]** — {sentence.citation.title}, p. {sentence.citation.page}{kind}{flag}")
 
 
 def release_text(release: UIRelease) -> list[str]:

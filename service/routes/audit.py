@@ -9,12 +9,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from service.deps import Staff, StoreDep
+from service.deps import MAX_ID, Staff, StoreDep
 from service.workflow_schemas import AuditEventOut, AuditListOut
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
-DraftFilter = Annotated[int | None, Query(description="Only events of this draft.")]
+DraftFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only events of this draft.")]
 ActorFilter = Annotated[str | None, Query(max_length=100, description="Only events by this user.")]
 CSV_COLUMNS = ("id", "at", "actor", "action", "draft_id", "release_id", "before", "after")
 

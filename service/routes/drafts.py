@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response, status
 
 from evsum.errors import InvalidRequestError
+from evsum.retrieval import priority_for
 from service.deps import (
+    DraftId,
     EvidenceDep,
     Librarian,
     OptionalEvidenceDep,
@@ -57,9 +59,10 @@ def create_draft(body: DraftCreateIn, who: Librarian, workflow: WorkflowDep, evi
     """The summariser's machine draft for the question, stored as version 1 with every sentence unverified."""
     pico = {k: v for k, v in body.pico.model_dump().items() if v} if body.pico else None
     draft = workflow.create_draft(who, body.question, body.max_sentences or settings.summary.max_sentences,
-                                  evidence, pico)
+                                  evidence, pico, filters=body.filters.to_record() if body.filters else None,
+                                  priority=priority_for(settings.priority, body.source_priority))
     response.headers["Location"] = f"/v1/drafts/{draft.id}"
-    return _out(response, draft)
+    return _out(response, draft).with_redactions(body.redactions)
 
 
 @router.get("", response_model=DraftListOut, summary="List drafts")
@@ -71,19 +74,19 @@ def list_drafts(who: Staff, workflow: WorkflowDep,
 
 
 @router.get("/{draft_id}", response_model=DraftOut, summary="One draft")
-def get_draft(draft_id: int, who: Staff, workflow: WorkflowDep, response: Response) -> DraftOut:
+def get_draft(draft_id: DraftId, who: Staff, workflow: WorkflowDep, response: Response) -> DraftOut:
     """The draft with its sentences and comments; the ``ETag`` header is its version."""
     return _out(response, workflow.get_draft(who, draft_id))
 
 
 @router.get("/{draft_id}/versions", response_model=list[DraftVersionOut], summary="Every version of a draft")
-def draft_versions(draft_id: int, who: Staff, workflow: WorkflowDep) -> list[DraftVersionOut]:
+def draft_versions(draft_id: DraftId, who: Staff, workflow: WorkflowDep) -> list[DraftVersionOut]:
     """Stored snapshots, oldest first, for history and diffs."""
     return [DraftVersionOut.model_validate(v) for v in workflow.versions(who, draft_id)]
 
 
 @router.patch("/{draft_id}", response_model=DraftOut, responses=CONFLICT, summary="Edit a draft")
-def edit_draft(draft_id: int, body: DraftPatchIn, who: Librarian, workflow: WorkflowDep,
+def edit_draft(draft_id: DraftId, body: DraftPatchIn, who: Librarian, workflow: WorkflowDep,
                evidence: OptionalEvidenceDep, response: Response, if_match: IfMatch = None) -> DraftOut:
     """Verify, reject, reword, remove, add and reorder sentences; set the bottom line and caveats.
 
@@ -98,27 +101,27 @@ def edit_draft(draft_id: int, body: DraftPatchIn, who: Librarian, workflow: Work
 
 
 @router.post("/{draft_id}/comments", response_model=DraftOut, status_code=201, summary="Comment on a draft")
-def comment(draft_id: int, body: CommentIn, who: Staff, workflow: WorkflowDep, response: Response) -> DraftOut:
+def comment(draft_id: DraftId, body: CommentIn, who: Staff, workflow: WorkflowDep, response: Response) -> DraftOut:
     """A comment from a librarian or reviewer, optionally on one sentence."""
     return _out(response, workflow.comment(who, draft_id, body.body, body.sentence_id))
 
 
 @router.post("/{draft_id}/submit", response_model=DraftOut, responses=CONFLICT, summary="Submit for review")
-def submit(draft_id: int, who: Librarian, workflow: WorkflowDep, response: Response,
+def submit(draft_id: DraftId, who: Librarian, workflow: WorkflowDep, response: Response,
            if_match: IfMatch = None) -> DraftOut:
     """The author submits a fully verified draft with a bottom line."""
     return _out(response, workflow.submit(who, draft_id, parse_if_match(if_match)))
 
 
 @router.post("/{draft_id}/approve", response_model=DraftOut, responses=CONFLICT, summary="Approve a draft")
-def approve(draft_id: int, who: Reviewer, workflow: WorkflowDep, response: Response,
+def approve(draft_id: DraftId, who: Reviewer, workflow: WorkflowDep, response: Response,
             body: ReviewIn | None = None, if_match: IfMatch = None) -> DraftOut:
     """A reviewer who is not the author approves a draft in review."""
     return _out(response, workflow.approve(who, draft_id, parse_if_match(if_match), body.comment if body else None))
 
 
 @router.post("/{draft_id}/return", response_model=DraftOut, responses=CONFLICT, summary="Return to the author")
-def return_draft(draft_id: int, body: ReturnIn, who: Reviewer, workflow: WorkflowDep, response: Response,
+def return_draft(draft_id: DraftId, body: ReturnIn, who: Reviewer, workflow: WorkflowDep, response: Response,
                  if_match: IfMatch = None) -> DraftOut:
     """A reviewer who is not the author returns the draft with a comment."""
     return _out(response, workflow.return_draft(who, draft_id, body.comment, parse_if_match(if_match)))
@@ -126,7 +129,7 @@ def return_draft(draft_id: int, body: ReturnIn, who: Reviewer, workflow: Workflo
 
 @router.post("/{draft_id}/release", response_model=ReleaseCreatedOut, status_code=201, responses=CONFLICT,
              summary="Release an approved draft")
-def release(draft_id: int, who: Reviewer, workflow: WorkflowDep, evidence: OptionalEvidenceDep,
+def release(draft_id: DraftId, who: Reviewer, workflow: WorkflowDep, evidence: OptionalEvidenceDep,
             response: Response, if_match: IfMatch = None) -> ReleaseCreatedOut:
     """An immutable, numbered release; later edits of the draft start its next version."""
     created = workflow.release(who, draft_id, parse_if_match(if_match), evidence)

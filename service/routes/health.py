@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from service import readiness
 from service.schemas import HealthOut
 
 router = APIRouter(tags=["health"])
@@ -19,10 +20,9 @@ def healthz() -> HealthOut:
 @router.get("/readyz", response_model=HealthOut, summary="Readiness: an index snapshot is loaded",
             responses={503: {"model": HealthOut}})
 def readyz(request: Request) -> HealthOut | JSONResponse:
-    """Ok with the snapshot id when the index is loaded, else 503 with the reason."""
-    engine = request.app.state.engine
-    if engine is None:
-        body = HealthOut(status="unavailable", detail=request.app.state.load_error or "index not loaded")
-        return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "30"})
-    return HealthOut(status="ok", snapshot_id=engine.reader.snapshot_id,
-                     documents=len(engine.reader.documents), passages=engine.reader.n_passages)
+    """Ok with the snapshot id when the index is loaded and the database answers, else 503 with the reason."""
+    state = readiness.check(request.app)
+    if not state.ready:
+        body = HealthOut(status="unavailable", detail=state.detail)
+        return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "10"})
+    return HealthOut(status="ok", snapshot_id=state.snapshot_id, documents=state.documents, passages=state.passages)

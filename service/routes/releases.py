@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from service.deps import Clinician, Reviewer, WorkflowDep
+from service.deps import Clinician, DraftIdFilter, RecheckerDep, ReleaseId, Reviewer, WorkflowDep
 from service.exports import FORMATS, export
 from service.workflow_schemas import ReleaseItem, ReleaseListOut, ReleaseOut, WithdrawIn
 
@@ -15,26 +15,30 @@ router = APIRouter(prefix="/v1/releases", tags=["releases"])
 
 @router.get("", response_model=ReleaseListOut, summary="List releases, or find those answering a question")
 def list_releases(
-    who: Clinician, workflow: WorkflowDep,
+    who: Clinician, workflow: WorkflowDep, rechecker: RecheckerDep,
     question: Annotated[str | None, Query(max_length=2000, description="Current releases answering this "
                                           "question (same words, or similar enough), best first.")] = None,
-    draft_id: Annotated[int | None, Query()] = None,
+    draft_id: DraftIdFilter = None,
     include_withdrawn: Annotated[bool, Query()] = True,
+    needs_review: Annotated[bool | None, Query(description="Only releases with (true) or without (false) an "
+                                               "open 'needs review' flag.")] = None,
 ) -> ReleaseListOut:
     """Releases, newest first; with ``question``, only current (not withdrawn) matching ones."""
     found = workflow.releases(draft_id=draft_id, question=question, include_withdrawn=include_withdrawn)
-    return ReleaseListOut(releases=[ReleaseItem.of(r) for r in found])
+    flagged = {f.release_id for f in rechecker.store.flags(open_only=True)}
+    items = [ReleaseItem.of(r, r.id in flagged) for r in found]
+    return ReleaseListOut(releases=[i for i in items if needs_review is None or i.needs_review is needs_review])
 
 
 @router.get("/{release_id}", response_model=ReleaseOut, summary="One release")
-def get_release(release_id: int, who: Clinician, workflow: WorkflowDep) -> ReleaseOut:
-    """The frozen content of a release, and its withdrawal if any."""
-    return ReleaseOut.full(workflow.drafts.get_release(release_id))
+def get_release(release_id: ReleaseId, who: Clinician, workflow: WorkflowDep, rechecker: RecheckerDep) -> ReleaseOut:
+    """The frozen content of a release, its withdrawal if any, and its review flags."""
+    return ReleaseOut.full(workflow.drafts.get_release(release_id), rechecker.store.flags(release_id=release_id))
 
 
 @router.get("/{release_id}/export", summary="Export a release (Word, Markdown or RIS)", response_class=Response,
             responses={200: {"content": {FORMATS[f][0].split(";")[0]: {} for f in FORMATS}}})
-def export_release(release_id: int, who: Clinician, workflow: WorkflowDep,
+def export_release(release_id: ReleaseId, who: Clinician, workflow: WorkflowDep,
                    format: Annotated[Literal["docx", "md", "ris"], Query()] = "docx") -> Response:
     """The release as a .docx (NHS evidence-summary layout), Markdown, or RIS of its references."""
     release = workflow.drafts.get_release(release_id)
@@ -46,6 +50,8 @@ def export_release(release_id: int, who: Clinician, workflow: WorkflowDep,
 
 @router.post("/{release_id}/withdraw", response_model=ReleaseOut, summary="Withdraw a release",
              responses={409: {"description": "Already withdrawn"}})
-def withdraw(release_id: int, body: WithdrawIn, who: Reviewer, workflow: WorkflowDep) -> ReleaseOut:
+def withdraw(release_id: ReleaseId, body: WithdrawIn, who: Reviewer, workflow: WorkflowDep,
+             rechecker: RecheckerDep) -> ReleaseOut:
     """Mark a release withdrawn with a reason; its content stays as released."""
-    return ReleaseOut.full(workflow.withdraw(who, release_id, body.reason))
+    withdrawn = workflow.withdraw(who, release_id, body.reason)
+    return ReleaseOut.full(withdrawn, rechecker.store.flags(release_id=release_id))

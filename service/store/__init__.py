@@ -14,9 +14,13 @@ from service.domain import (
     AuditEvent,
     Draft,
     NewComment,
+    NewFlag,
     Principal,
     Release,
+    Retraction,
+    ReviewFlag,
     Role,
+    SavedQuestion,
     User,
     Withdrawal,
 )
@@ -104,4 +108,41 @@ class UserRepository(Protocol):
         ...
 
 
-__all__ = ["AuditLog", "DraftRepository", "UserRepository"]
+class RecheckRepository(Protocol):
+    """Review flags on releases, retractions and saved questions."""
+
+    def add_flags(self, flags: list[NewFlag], actor: str) -> list[ReviewFlag]:
+        """Store flags not stored yet (same release, document and kind), each with its audit event."""
+        ...
+
+    def flags(self, *, release_id: int | None = None, open_only: bool = False) -> list[ReviewFlag]:
+        """Flags, oldest first."""
+        ...
+
+    def resolve_flag(self, flag_id: int, actor: str, resolution: str) -> ReviewFlag:
+        """Mark a flag resolved; ``ConflictError`` if it already is."""
+        ...
+
+    def add_retractions(self, items: list[tuple[str, str, str]], source: str, actor: str) -> list[Retraction]:
+        """Store ``(kind, identifier, reason)`` retractions not stored yet."""
+        ...
+
+    def retractions(self) -> list[Retraction]:
+        """Every retraction."""
+        ...
+
+    def save_question(self, question: SavedQuestion) -> SavedQuestion:
+        """Store a new saved question."""
+        ...
+
+    def saved_questions(self, owner: str | None = None) -> list[SavedQuestion]:
+        """Saved questions, oldest first."""
+        ...
+
+    def record_run(self, saved_id: int, snapshot_id: str, cited: tuple[str, ...], new: list[str],
+                   actor: str) -> SavedQuestion:
+        """Remember a rerun of a saved question."""
+        ...
+
+
+__all__ = ["AuditLog", "DraftRepository", "RecheckRepository", "UserRepository"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -128,6 +128,7 @@ class SentenceRow(Base):
     char_end: Mapped[int] = mapped_column(Integer)
     section: Mapped[str | None] = mapped_column(Text)
     source_path: Mapped[str] = mapped_column(Text, default="")
+    doc_type: Mapped[str] = mapped_column(String(40), default="", server_default="")  # added in revision 0002
     source_text: Mapped[str] = mapped_column(Text)
     edited_text: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
@@ -198,3 +199,52 @@ class AuditRow(Base):
     release_id: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[dict[str, Any] | None]
     after: Mapped[dict[str, Any] | None]
+
+
+class ReviewFlagRow(Base):
+    """A "needs review" flag on a release: which cited document, why, and when it was resolved."""
+
+    __tablename__ = "review_flags"
+    __table_args__ = (UniqueConstraint("release_id", "document_id", "kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    draft_id: Mapped[int] = mapped_column(Integer, index=True)
+    document_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]]
+    detected_at: Mapped[datetime]
+    detected_by: Mapped[str] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class RetractionRow(Base):
+    """A document marked retracted (by an admin, or from a retraction list file)."""
+
+    __tablename__ = "retractions"
+    __table_args__ = (UniqueConstraint("identifier_kind", "identifier"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifier_kind: Mapped[str] = mapped_column(String(10))
+    identifier: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime]
+    added_by: Mapped[str] = mapped_column(String(100))
+
+
+class SavedQuestionRow(Base):
+    """A saved question with its filters and the documents its last run cited."""
+
+    __tablename__ = "saved_questions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    pico: Mapped[dict[str, Any] | None]
+    filters: Mapped[dict[str, Any]]
+    source_priority: Mapped[bool | None] = mapped_column(Boolean)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime]
+    last_run_at: Mapped[datetime | None]
+    last_snapshot_id: Mapped[str | None] = mapped_column(String(200))
+    cited_document_ids: Mapped[dict[str, Any]]  # {"ids": [...]}: a JSON object, like every other JSON column

@@ -47,6 +47,7 @@ from service.store.models import (
     UserRow,
     WithdrawalRow,
 )
+from service.store.recheck_sql import SqlRecheckStore
 
 KEY_PREFIX = "evsum_"
 
@@ -93,6 +94,7 @@ class SqlStore:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.audit = SqlAuditLog(self._sessions)
+        self.recheck = SqlRecheckStore(self._sessions)
 
     @classmethod
     def open(cls, url: str) -> SqlStore:
@@ -346,13 +348,15 @@ def _sentence_row(draft_id: int, position: int, s: DraftSentence) -> SentenceRow
     return SentenceRow(draft_id=draft_id, key=s.key, position=position, status=str(s.status), origin=s.origin,
                        sentence_id=s.sentence_id, document_id=c.document_id, title=c.title, page=c.page,
                        char_start=c.char_start, char_end=c.char_end, section=c.section,
-                       source_path=c.source_path, source_text=s.source_text, edited_text=s.edited_text,
+                       source_path=c.source_path, doc_type=c.doc_type, source_text=s.source_text,
+                       edited_text=s.edited_text,
                        note=s.note)
 
 
 def _to_sentence(row: SentenceRow) -> DraftSentence:
     citation = Citation(document_id=row.document_id, title=row.title, page=row.page, char_start=row.char_start,
-                        char_end=row.char_end, section=row.section, source_path=row.source_path)
+                        char_end=row.char_end, section=row.section, source_path=row.source_path,
+                        doc_type=row.doc_type)
     return DraftSentence(key=row.key, citation=citation, source_text=row.source_text,
                          status=SentenceStatus(row.status), origin=row.origin, sentence_id=row.sentence_id,
                          edited_text=row.edited_text, note=row.note)

@@ -11,10 +11,12 @@ import streamlit as st
 
 from ui import formatting as fmt
 from ui.client import ApiClient, ClientError, UIRelease, UISentence, UISummary
+from ui.evidence_widgets import ask_options_form, show_review_flags, source_badge, strategy_caption
+from ui.recheck_client import AskOptions
 from ui.state import RESULT_KEY, AskResult, LoadedSource, get_client, source_key
 
 
-def ask(client: ApiClient, question: str, max_sentences: int) -> None:
+def ask(client: ApiClient, question: str, max_sentences: int, options: AskOptions | None = None) -> None:
     """Ask the service and store the outcome, replacing any previous one."""
     previous = st.session_state.get(RESULT_KEY)
     generation = previous.generation + 1 if isinstance(previous, AskResult) else 1
@@ -28,7 +30,7 @@ def ask(client: ApiClient, question: str, max_sentences: int) -> None:
         return
     try:
         with st.spinner("Finding and quoting the evidence…"):
-            result.summary = client.summarise(question, max_sentences)
+            result.summary = client.summarise(question, max_sentences, options)
     except ClientError as error:
         result.error = fmt.describe_error(error)
     st.session_state[RESULT_KEY] = result
@@ -93,6 +95,8 @@ def show_cited_text(loaded: LoadedSource, sentence: UISentence) -> None:
 
 def show_summary(client: ApiClient, result: AskResult, summary: UISummary) -> None:
     """Render a summary: banner, quoted sentences with citation markers, sources and references."""
+    if summary.redaction_notice:
+        st.info(summary.redaction_notice, icon=":material/shield_person:")
     if not summary.answered:
         st.warning(summary.message or "No sufficient evidence was found in the indexed sources.")
         return
@@ -106,6 +110,9 @@ def show_summary(client: ApiClient, result: AskResult, summary: UISummary) -> No
     for index, (sentence, number) in enumerate(zip(summary.sentences, numbers, strict=True)):
         with st.container(border=True):
             st.markdown(f"{fmt.escape_markdown(sentence.text)} **{fmt.citation_marker(number)}**")
+            badge = source_badge(sentence.citation)
+            if badge:
+                st.caption(f"Source type: {badge}")
             source = st.expander(
                 fmt.source_label(number, sentence.citation),
                 key=source_key(result.generation, index),
@@ -122,10 +129,15 @@ def show_summary(client: ApiClient, result: AskResult, summary: UISummary) -> No
         f"Index snapshot {summary.snapshot_id or 'unknown'} · "
         f"{len(summary.retrieved_document_ids)} documents searched"
     )
+    strategy = strategy_caption(summary.filters, summary.query, summary.question, summary.source_priority)
+    if strategy:
+        st.caption(strategy)
 
 
-def show_release(release: UIRelease) -> None:
+def show_release(release: UIRelease, client: ApiClient | None = None) -> None:
     """A released summary: signed off by a librarian and a reviewer, shown before any machine draft."""
+    if client is not None:
+        show_review_flags(client, release, can_resolve=False)
     st.success(f"**Reviewed evidence summary** — version {release.number}, released {release.released_at[:10]}, "
                f"written by {release.author}, reviewed by {release.reviewer or '—'}.", icon=":material/verified:")
     st.markdown(f"**Question:** {fmt.escape_markdown(release.question)}")
@@ -155,17 +167,27 @@ def main() -> None:
         max_chars=2000,
     )
     max_sentences = st.slider("Maximum sentences in the answer", 1, 10, 3, key="ask_max_sentences")
+    options = ask_options_form()
     if st.button("Ask", type="primary", key="ask_button"):
         if question.strip():
-            ask(client, question.strip(), max_sentences)
+            ask(client, question.strip(), max_sentences, options)
         else:
             st.warning("Please type a question first.")
+    if question.strip() and st.button("Save this question", key="save_question_button",
+                                      help="Librarians: saved questions are rerun after index updates "
+                                      "(Saved questions page) to report new documents."):
+        try:
+            saved = client.save_question(question.strip(), options)
+        except ClientError as error:
+            st.error(fmt.describe_error(error), icon=":material/error:")
+        else:
+            st.success(f"Saved as question {saved.id}, with its filters.", icon=":material/bookmark_added:")
 
     result = st.session_state.get(RESULT_KEY)
     if not isinstance(result, AskResult):
         return
     if result.release is not None:
-        show_release(result.release)
+        show_release(result.release, client)
     elif result.error is not None:
         st.error(result.error, icon=":material/error:")
     elif result.summary is not None:

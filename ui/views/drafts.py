@@ -7,6 +7,7 @@ import streamlit as st
 from ui import formatting as fmt
 from ui import workflow_format as wf
 from ui.client import ClientError
+from ui.evidence_widgets import ask_options_form
 from ui.state import DRAFT_KEY, get_client
 from ui.widgets import act, notice, show_notice
 
@@ -16,12 +17,13 @@ def main() -> None:
     client = get_client()
     st.title("Drafts")
     show_notice()
+    options = ask_options_form(prefix="new_draft")
     with st.form("new_draft"):
         question = st.text_area("Question", key="new_draft_question", max_chars=2000,
                                 placeholder="The clinical question to summarise the evidence for")
         max_sentences = st.slider("Sentences in the machine draft", 1, 10, 4, key="new_draft_max")
         if st.form_submit_button("Create draft", type="primary") and question.strip():
-            draft = act(client.create_draft, question.strip(), max_sentences)
+            draft = act(client.create_draft, question.strip(), max_sentences, options)
             if draft is not None:
                 st.session_state[DRAFT_KEY] = draft.id
                 notice(f"Draft #{draft.id} created: check each sentence against its source.")

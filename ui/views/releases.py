@@ -7,6 +7,7 @@ import streamlit as st
 from ui import formatting as fmt
 from ui import workflow_format as wf
 from ui.client import ClientError, UIRelease
+from ui.evidence_widgets import show_review_flags
 from ui.state import get_client
 from ui.widgets import act, show_notice
 
@@ -41,10 +42,11 @@ def main() -> None:
     if not items:
         st.info("Nothing has been released yet.")
         return
-    labels = {i.release_id: f"#{i.draft_id} v{i.number}{' (withdrawn)' if i.withdrawn else ''} · {i.question[:70]}"
-              for i in items}
+    labels = {i.release_id: f"#{i.draft_id} v{i.number}{' (withdrawn)' if i.withdrawn else ''}"
+              f"{' (needs review)' if i.needs_review else ''} · {i.question[:70]}" for i in items}
     chosen = st.selectbox("Release", list(labels), format_func=lambda i: labels[i], key="release_pick")
     release = client.release(int(chosen))
+    show_review_flags(client, release, can_resolve=True)
     show_release(release)
     columns = st.columns(len(FORMATS))
     for column, (fmt_id, label, mime) in zip(columns, FORMATS, strict=True):
