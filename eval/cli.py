@@ -18,6 +18,7 @@ from typing import Any
 from eval.common import EvalOptions
 from eval.splits import SPLITS
 from evsum.errors import EvsumError
+from evsum.settings import DEFAULT_ENCODER
 from models.encoders import ENCODER_CHOICES
 
 
@@ -75,8 +76,8 @@ def _common(parser: argparse.ArgumentParser, index_help: str) -> None:
                         help="Sentence budget of the system, the baselines and the oracle (default 2).")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the --limit sample (default 0).")
     parser.add_argument("--index-dir", help=index_help)
-    parser.add_argument("--encoder", choices=ENCODER_CHOICES, default="minilm",
-                        help="Encoder for indexing and questions (default minilm).")
+    parser.add_argument("--encoder", choices=ENCODER_CHOICES, default=DEFAULT_ENCODER,
+                        help=f"Encoder for indexing and questions (default {DEFAULT_ENCODER}, as served).")
     parser.add_argument("--url", help="Ask a running evsum service at this base URL instead of in-process.")
     parser.add_argument("--api-key", default=os.environ.get("EVSUM_API_KEY"),
                         help="Clinician (or higher) key for --url (default: $EVSUM_API_KEY); never written out.")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.backends import HttpBackend, InProcessBackend, SummaryBackend
-from evsum.settings import Settings
+from evsum.settings import DEFAULT_ENCODER, Settings
 
 
 @dataclass(slots=True)
@@ -26,7 +26,7 @@ class EvalOptions:
     max_sentences: int = 2
     seed: int = 0
     index_dir: Path | None = None
-    encoder: str = "minilm"
+    encoder: str = DEFAULT_ENCODER
     url: str | None = None
     split: str = "all"
     progress: bool = True

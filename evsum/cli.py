@@ -258,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="+", help="PDF or JSONL files, or folders walked recursively.")
     index.add_argument("--index-dir", help="Index directory (default from settings: data/index).")
     index.add_argument("--prune", action="store_true", help="Drop indexed documents not among the inputs.")
-    index.add_argument("--encoder", choices=ENCODER_CHOICES, help="Encoder (default minilm).")
+    index.add_argument("--encoder", choices=ENCODER_CHOICES, help="Encoder (default minilm-int8).")
     index.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
     index.add_argument("--metadata", action="append", metavar="FILE",
                        help="Sidecar metadata (CSV or JSON manifest, or RIS) whose values win over the PDF's; "
@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="data/train/sentence_scorer.json",
                        help=f"Weights file to write; the service loads {DEFAULT_WEIGHTS_FILE} when present.")
     train.add_argument("--seed", type=int, default=13)
-    train.add_argument("--encoder", choices=ENCODER_CHOICES, default="minilm")
+    train.add_argument("--encoder", choices=ENCODER_CHOICES, default="minilm-int8")
     train.add_argument("--no-progress", action="store_true")
     return parser
 

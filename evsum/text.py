@@ -35,3 +35,8 @@ def bm25_tokenize(texts: Sequence[str]) -> list[list[str]]:
         token_pattern=_TOKEN_PATTERN,
     )
     return [list(t) for t in tokens]
+
+
+def squash(text: str) -> str:
+    """``text`` in lower case with everything but letters, digits and underscores removed."""
+    return re.sub(r"\W+", "", text.lower())

@@ -16,6 +16,7 @@ import html
 import re
 
 from evsum.records import DocType, SourceInfo
+from evsum.text import squash
 from indexing.layout import WORD, Block, Line
 
 _DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+")
@@ -55,11 +56,6 @@ def find_title(first: list[Block], meta: dict[str, str]) -> str:
             return candidate
         return raw
     return candidate
-
-
-def squash(text: str) -> str:
-    """``text`` in lower case with everything but letters, digits and underscores removed."""
-    return re.sub(r"\W+", "", text.lower())
 
 
 def _largest_text(first: list[Block]) -> str:

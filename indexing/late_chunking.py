@@ -6,7 +6,7 @@ it, the mean of the tokens that fall within the sentence's characters.  Sentence
 passage (headings), and sentences past the encoder's 256-token window, are encoded on their own.
 Opt-in (``IndexSettings.late_chunking``, int8 encoder only).  Measured on 250 SciFact claim/abstract
 pairs: 1.7x faster than encoding sentences separately, but rationale-sentence MRR 0.650 against
-0.704 (P@1 0.476 against 0.532), so it is not the default (docs/performance.md).
+0.704 (P@1 0.476 against 0.532; ``python -m evsum.bench.rationale``), so it is not the default.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ demand (one read-only connection per thread).
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -20,7 +19,8 @@ import numpy as np
 
 from evsum.errors import IndexNotReadyError, NotFoundError
 from evsum.records import Citation, Document, Page, Passage, Role, Sentence
-from evsum.text import bm25_tokenize, word_count
+from evsum.text import bm25_tokenize
+from indexing.sentence_traits import TRAITS_FILE, read_traits, sentence_traits
 from indexing.snapshot import (
     SnapshotInfo,
     connect_readonly,
@@ -35,42 +35,6 @@ from indexing.vectors import read_index as read_vector_index
 from indexing.vectors import search as vector_search
 
 ROLE_CODES = {role: code for code, role in enumerate(Role)}
-
-#: Section categories used as scorer features, matched on the section heading text.
-SECTION_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("background", re.compile(r"background|introduction|objective|aim|purpose|context|rationale", re.I)),
-    ("methods", re.compile(r"method|design|setting|participant|patients|material|procedure|measure", re.I)),
-    ("results", re.compile(r"result|finding|outcome", re.I)),
-    ("conclusions", re.compile(r"conclu|discussion|interpretation|implication|summary|recommendation", re.I)),
-)
-_NUMBER = re.compile(r"\d")
-_FINDING_CUE = re.compile(
-    r"\b(suggest|conclude|conclusion|indicate|demonstrate|associated with|significant|we found|show(?:s|ed)? that|"
-    r"recommend|should|effective|increase[sd]?|decrease[sd]?|reduce[sd]?|improve[sd]?)\b",
-    re.I,
-)
-
-
-_COMPLETE_END = re.compile(r"[.!?][)\]\"'’”]*(\s*\[[0-9,;\s–-]+\])?\.?$")
-
-
-def is_complete_sentence(text: str) -> bool:
-    """Ends like a finished sentence (., ! or ?, maybe closed by brackets, quotes or a citation).
-
-    Layout fragments ("The intake of free sugars should") and list lead-ins ("... include:")
-    are kept for search but never quoted as a summary sentence.
-    """
-    return bool(_COMPLETE_END.search(text.strip()))
-
-
-def section_category(section: str | None) -> int:
-    """1-based index into ``SECTION_CATEGORIES`` for a section heading, 0 when none matches."""
-    if section:
-        for code, (_, pattern) in enumerate(SECTION_CATEGORIES, start=1):
-            if pattern.search(section):
-                return code
-    return 0
-
 
 @dataclass(frozen=True, slots=True)
 class RankedIds:
@@ -126,17 +90,21 @@ class IndexReader:
         self.passage_first_sentence = np.array([r[2] for r in passages], dtype=np.int64)
         self.passage_last_sentence = np.array([r[3] for r in passages], dtype=np.int64)
         sentences = connection.execute(
-            "SELECT document_id, role, passage_id, position, text, section FROM sentences ORDER BY id").fetchall()
+            "SELECT document_id, role, passage_id, position FROM sentences ORDER BY id").fetchall()
         self.sentence_doc = np.array([doc_index[r[0]] for r in sentences], dtype=np.int32)
         self.sentence_role = np.array([ROLE_CODES[Role(r[1])] for r in sentences], dtype=np.int8)
         self.sentence_passage = np.array([r[2] for r in sentences], dtype=np.int32)
         self.sentence_position = np.array([r[3] for r in sentences], dtype=np.int32)
-        self.sentence_words = np.array([word_count(r[4]) for r in sentences], dtype=np.int32)
         self.document_sentence_counts = np.bincount(self.sentence_doc, minlength=len(doc_index))
-        self.sentence_section = np.array([section_category(r[5]) for r in sentences], dtype=np.int8)
-        self.sentence_has_number = np.array([bool(_NUMBER.search(r[4])) for r in sentences], dtype=bool)
-        self.sentence_finding_cue = np.array([bool(_FINDING_CUE.search(r[4])) for r in sentences], dtype=bool)
-        self.sentence_complete = np.array([is_complete_sentence(r[4]) for r in sentences], dtype=bool)
+        traits = read_traits(self.snapshot_dir / TRAITS_FILE, len(sentences))
+        if traits is None:  # a snapshot written before traits were stored
+            rows = connection.execute("SELECT text, section FROM sentences ORDER BY id").fetchall()
+            traits = sentence_traits([r[0] for r in rows], [r[1] for r in rows])
+        self.sentence_words = traits["words"]
+        self.sentence_section = traits["section"]
+        self.sentence_has_number = traits["has_number"]
+        self.sentence_finding_cue = traits["finding_cue"]
+        self.sentence_complete = traits["complete"]
 
     def sentences_of_passages(self, passage_ids: np.ndarray) -> np.ndarray:
         """Ids of every sentence inside the given passages."""

@@ -16,7 +16,7 @@ import statistics
 from collections import Counter
 
 from evsum.records import Role
-from indexing.docinfo import squash
+from evsum.text import squash
 from indexing.layout import WORD, Block
 from indexing.paragraphs import TERMINAL
 

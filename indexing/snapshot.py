@@ -11,6 +11,7 @@ Layout of ``index_dir``::
         sentences.faiss         FAISS inner-product index over sentence vectors (likewise)
         bm25_passages/          bm25s index over passage text
         bm25_sentences/         bm25s index over sentence text
+        sentence_traits.npz     per-sentence scorer traits (words, section, number, cue, complete)
         snapshot.json           id, creation time, encoder, counts
 
 A snapshot directory is complete before ``CURRENT`` names it, so a crash at any
@@ -33,6 +34,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from evsum.records import DocType, Document, LineBox, Page, Passage, Role, Sentence, SourceInfo
+from indexing.sentence_traits import TRAITS_FILE, write_traits
 from indexing.vectors import build_index, vector_dtype
 
 CURRENT_FILE = "CURRENT"
@@ -182,6 +184,8 @@ def write_snapshot(index_dir: Path, contents: list[DocumentContent], encoder: st
         _write_faiss(staging / "sentences.faiss", sentence_vectors)
         _write_bm25(staging / "bm25_passages", [p.text for c in contents for p in c.passages])
         _write_bm25(staging / "bm25_sentences", [s.text for c in contents for s in c.sentences])
+        write_traits(staging / TRAITS_FILE, [s.text for c in contents for s in c.sentences],
+                     [s.section for c in contents for s in c.sentences])
         (staging / SNAPSHOT_INFO).write_text(json.dumps(dataclasses.asdict(info), indent=2), encoding="utf-8")
         for path in staging.rglob("*"):
             if path.is_file():

@@ -52,7 +52,7 @@ class TrainingResult:
     seconds: float
 
 
-def collect_examples(pubmedqa_file: Path, index_dir: Path, *, encoder_name: str = "minilm",
+def collect_examples(pubmedqa_file: Path, index_dir: Path, *, encoder_name: str = "minilm-int8",
                      progress: bool = True) -> tuple[list[QuestionExamples], list[QuestionExamples]]:
     """Index every PubMedQA abstract (no work if already indexed) and label candidates of each question."""
     from eval.common import build_encoder_for, ensure_index, load_engine
@@ -62,7 +62,7 @@ def collect_examples(pubmedqa_file: Path, index_dir: Path, *, encoder_name: str 
 
     settings = Settings()
     settings.index.index_dir = index_dir
-    settings.models.encoder = "hash" if encoder_name == "hash" else "minilm"
+    settings.models.encoder = encoder_name  # type: ignore[assignment]
     items = load_pubmedqa(pubmedqa_file)
     abstracts = write_pubmedqa_abstracts(items, index_dir.parent / f"{index_dir.name}-abstracts.jsonl")
     encoder = build_encoder_for(settings)
@@ -123,7 +123,7 @@ def top1_rouge(examples: list[QuestionExamples], scorer: LinearScorer) -> float:
     return float(np.mean([e.labels[int(np.argmax(scorer.score(e.features, FEATURE_NAMES)))] for e in examples]))
 
 
-def train_scorer(pubmedqa_file: Path, index_dir: Path, *, seed: int = 13, encoder_name: str = "minilm",
+def train_scorer(pubmedqa_file: Path, index_dir: Path, *, seed: int = 13, encoder_name: str = "minilm-int8",
                  progress: bool = True, pairs_per_question: int = 400, margin: float = 0.05) -> TrainingResult:
     """Collect examples, fit the pairwise ranker on the train split, compare with the prior on dev."""
     started = time.perf_counter()

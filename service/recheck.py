@@ -29,7 +29,7 @@ from evsum.errors import InvalidRequestError
 from evsum.records import DocType, Document, Pico, SearchFilters, SummarySentence
 from evsum.retrieval import SourcePriority, priority_for
 from evsum.settings import SourcePrioritySettings
-from indexing.docinfo import squash
+from evsum.text import squash
 from indexing.sidecar import normalise_doi
 from service.domain import FlagKind, NewFlag, Release, Retraction, ReviewFlag, SavedQuestion, utcnow
 from service.evidence import Evidence

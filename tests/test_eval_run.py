@@ -17,6 +17,7 @@ from eval.generic import run_generic
 from eval.pubmedqa import BASELINES, run_pubmedqa
 from eval.rationale import index_map
 from eval.scifact import run_scifact
+from evsum.settings import DEFAULT_ENCODER
 from indexing.pipeline import run_index
 from models.encoders import HashEncoder
 
@@ -183,7 +184,8 @@ def test_cli_register_and_main(pubmedqa_file: Path, pubmedqa_run: tuple[Path, Pa
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["eval", "scifact", "--corpus", "c.jsonl", "--claims", "k.jsonl", "--out", "o",
                               "--split", "dev", "--max-sentences", "3"])
-    assert args.split == "dev" and args.max_sentences == 3 and args.encoder == "minilm" and callable(args.handler)
+    assert args.split == "dev" and args.max_sentences == 3 and callable(args.handler)
+    assert args.encoder == DEFAULT_ENCODER == "minilm-int8"  # eval measures what the service serves
     _, index_dir, _ = pubmedqa_run
     code = main(["eval", "pubmedqa", str(pubmedqa_file), "--out", str(tmp_path / "out"), "--encoder", "hash",
                  "--index-dir", str(index_dir), "--limit", "2", "--split", "all", "--no-progress"])

@@ -232,3 +232,19 @@ def test_sample_corpus_has_attribution() -> None:
     manifest = (SAMPLE_CORPUS / "manifest.csv").read_text(encoding="utf-8")
     for pdf in SAMPLE_CORPUS.rglob("*.pdf"):
         assert str(pdf.relative_to(SAMPLE_CORPUS)) in manifest
+
+
+def test_sentence_traits_are_stored_at_index_time_and_match_a_recomputation(sample_index_copy: Path) -> None:
+    """Cold start reads the stored traits; a snapshot without the file (older format) gets the same values."""
+    from indexing.sentence_traits import TRAITS_FILE
+
+    snapshot = current_snapshot_dir(sample_index_copy)
+    assert snapshot is not None and (snapshot / TRAITS_FILE).is_file()
+    stored = IndexReader.open(sample_index_copy)
+    (snapshot / TRAITS_FILE).unlink()
+    recomputed = IndexReader.open(sample_index_copy)
+    for name in ("sentence_words", "sentence_section", "sentence_has_number", "sentence_finding_cue",
+                 "sentence_complete"):
+        assert np.array_equal(getattr(stored, name), getattr(recomputed, name)), name
+    assert stored.sentence_complete.any() and not stored.sentence_complete.all()
+    assert stored.sentence_words.sum() > 10_000

@@ -123,3 +123,7 @@ def test_the_ask_page_tells_the_user_what_was_redacted(sample_index: Path, tmp_p
         assert any("Patient details were removed" in str(n) and "NHS number" in str(n) for n in notices), notices
         shown = " ".join(str(m.value) for m in at.markdown)
         assert "\\[NHS NUMBER\\]" in shown and "943 476 5919" not in shown  # markdown-escaped brackets
+        librarian = EvsumClient(server.url, api_key=keys["librarian"])
+        draft = librarian.create_draft(QUESTION, 3)  # what the Drafts page shows after "Create draft"
+        assert draft.redaction_notice and "NHS number" in draft.redaction_notice
+        assert "943 476 5919" not in draft.question

@@ -116,6 +116,6 @@ def test_abstract_hash_depends_on_content(record: dict[str, str]) -> None:
     ("Is it safe?", True),
 ])
 def test_only_finished_sentences_count_as_complete(text: str, complete: bool) -> None:
-    from indexing.reader import is_complete_sentence
+    from indexing.sentence_traits import is_complete_sentence
 
     assert is_complete_sentence(text) is complete

@@ -59,6 +59,7 @@ class UIDraft:
     sentences: tuple[UIDraftSentence, ...] = ()
     comments: tuple[UIComment, ...] = ()
     not_ready: tuple[str, ...] = ()
+    redaction_notice: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

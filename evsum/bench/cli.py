@@ -36,8 +36,8 @@ def register(subparsers: Any) -> None:
                        help="Encoder of the evsum pipeline under test (default minilm-int8).")
     bench.add_argument("--baseline-encoder", choices=ENCODER_CHOICES, default="minilm",
                        help="Full mode also indexes with this encoder, for a before/after ratio (default minilm).")
-    bench.add_argument("--abstracts", type=int, help="SciFact abstracts to index (default 40 quick, 300 full).")
-    bench.add_argument("--pdfs", type=int, help="Smallest shared-corpus PDFs to index too (default 0 quick, 3 full).")
+    bench.add_argument("--abstracts", type=int, help="SciFact abstracts to index (default 40 quick, 150 full).")
+    bench.add_argument("--pdfs", type=int, help="Smallest shared-corpus PDFs to index too (default 0 quick, 2 full).")
     bench.add_argument("--sizes", help="Comma-separated synthetic index sizes, full mode only "
                        "(default 10000,100000,1000000).")
     bench.add_argument("--cache-dir", help="ONNX export cache (default ~/.cache/evsum).")

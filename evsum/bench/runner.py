@@ -49,9 +49,9 @@ class BenchOptions:
 
     def __post_init__(self) -> None:
         if self.abstracts is None:
-            self.abstracts = 40 if self.quick else 300
+            self.abstracts = 40 if self.quick else 150
         if self.pdfs is None:
-            self.pdfs = 0 if self.quick else 3
+            self.pdfs = 0 if self.quick else 2
 
 
 def _questions(limit: int) -> list[str]:

@@ -26,7 +26,8 @@ def main() -> None:
             draft = act(client.create_draft, question.strip(), max_sentences, options)
             if draft is not None:
                 st.session_state[DRAFT_KEY] = draft.id
-                notice(f"Draft #{draft.id} created: check each sentence against its source.")
+                notice(f"Draft #{draft.id} created: check each sentence against its source."
+                       + (f" {draft.redaction_notice}" if draft.redaction_notice else ""))
                 st.switch_page("views/editor.py")
     state = st.selectbox("State", ("all", *wf.STATES), format_func=lambda s: "All" if s == "all"
                          else wf.state_label(s), key="drafts_state")

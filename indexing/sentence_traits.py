@@ -1,0 +1,86 @@
+"""Per-sentence traits the scorer uses as features, computed once at index time.
+
+Word count, section category, whether the sentence has a number or a finding
+cue, and whether it ends like a finished sentence.  The snapshot writer stores
+them as ``sentence_traits.npz`` beside ``meta.sqlite``, so opening an index
+reads a few small arrays instead of running regular expressions over every
+sentence (that took most of the cold start at 100k passages).  Snapshots
+written before this file existed are handled by computing the same traits at
+load time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from evsum.text import word_count
+
+TRAITS_FILE = "sentence_traits.npz"
+
+#: Section categories used as scorer features, matched on the section heading text.
+SECTION_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("background", re.compile(r"background|introduction|objective|aim|purpose|context|rationale", re.I)),
+    ("methods", re.compile(r"method|design|setting|participant|patients|material|procedure|measure", re.I)),
+    ("results", re.compile(r"result|finding|outcome", re.I)),
+    ("conclusions", re.compile(r"conclu|discussion|interpretation|implication|summary|recommendation", re.I)),
+)
+_NUMBER = re.compile(r"\d")
+_FINDING_CUE = re.compile(
+    r"\b(suggest|conclude|conclusion|indicate|demonstrate|associated with|significant|we found|show(?:s|ed)? that|"
+    r"recommend|should|effective|increase[sd]?|decrease[sd]?|reduce[sd]?|improve[sd]?)\b",
+    re.I,
+)
+_COMPLETE_END = re.compile(r"[.!?][)\]\"'’”]*(\s*\[[0-9,;\s–-]+\])?\.?$")
+
+
+def is_complete_sentence(text: str) -> bool:
+    """Ends like a finished sentence (., ! or ?, maybe closed by brackets, quotes or a citation).
+
+    Layout fragments ("The intake of free sugars should") and list lead-ins ("... include:")
+    are kept for search but never quoted as a summary sentence.
+    """
+    return bool(_COMPLETE_END.search(text.strip()))
+
+
+def section_category(section: str | None) -> int:
+    """1-based index into ``SECTION_CATEGORIES`` for a section heading, 0 when none matches."""
+    if section:
+        for code, (_, pattern) in enumerate(SECTION_CATEGORIES, start=1):
+            if pattern.search(section):
+                return code
+    return 0
+
+
+def sentence_traits(texts: Sequence[str], sections: Sequence[str | None]) -> dict[str, np.ndarray]:
+    """The trait arrays of sentences (row i = sentence i), keyed as stored in ``TRAITS_FILE``."""
+    return {
+        "words": np.array([word_count(t) for t in texts], dtype=np.int32),
+        "section": np.array([section_category(s) for s in sections], dtype=np.int8),
+        "has_number": np.array([bool(_NUMBER.search(t)) for t in texts], dtype=bool),
+        "finding_cue": np.array([bool(_FINDING_CUE.search(t)) for t in texts], dtype=bool),
+        "complete": np.array([is_complete_sentence(t) for t in texts], dtype=bool),
+    }
+
+
+def write_traits(path: Path, texts: Sequence[str], sections: Sequence[str | None]) -> None:
+    """Compute and store the traits of every sentence of a snapshot."""
+    traits = sentence_traits(texts, sections)
+    with path.open("wb") as handle:
+        np.savez(handle, words=traits["words"], section=traits["section"], has_number=traits["has_number"],
+                 finding_cue=traits["finding_cue"], complete=traits["complete"])
+
+
+def read_traits(path: Path, n_sentences: int) -> dict[str, np.ndarray] | None:
+    """Stored traits, or ``None`` when the file is absent (an older snapshot) or does not match."""
+    if not path.is_file():
+        return None
+    with np.load(path) as stored:
+        traits = {name: stored[name] for name in stored.files}
+    if any(len(values) != n_sentences for values in traits.values()) or set(traits) != {
+            "words", "section", "has_number", "finding_cue", "complete"}:
+        return None
+    return traits
