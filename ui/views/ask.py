@@ -125,9 +125,10 @@ def show_summary(client: ApiClient, result: AskResult, summary: UISummary) -> No
     st.subheader("References")
     for reference in references:
         st.markdown(fmt.reference_markdown(reference))
+    matched = len(summary.retrieved_document_ids)
     st.caption(
         f"Index snapshot {summary.snapshot_id or 'unknown'} · "
-        f"{len(summary.retrieved_document_ids)} documents searched"
+        f"{matched} {'source' if matched == 1 else 'sources'} among the best-matching passages"
     )
     strategy = strategy_caption(summary.filters, summary.query, summary.question, summary.source_priority)
     if strategy:
