@@ -17,7 +17,7 @@ import numpy as np
 
 from evsum.records import Passage, Sentence
 from models.encoders import Encoder
-from models.onnx_encoder import TokenBatch
+from models.onnx_encoder import TokenBatch, unit_rows
 
 
 @runtime_checkable
@@ -58,9 +58,5 @@ def late_chunk(encoder: Encoder, passages: Sequence[Passage], sentences: Sequenc
     rest = np.flatnonzero(~pooled).tolist()
     if rest:
         sentence_vectors[rest] = encoder.encode_passages([sentences[row].text for row in rest])
-    return _unit(passage_vectors), _unit(sentence_vectors)
+    return unit_rows(passage_vectors), unit_rows(sentence_vectors)
 
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)

@@ -20,6 +20,7 @@ JSON: a list of objects, or ``{"documents": [...]}``; list values (``authors``) 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -83,6 +84,12 @@ def read_sidecars(paths: list[Path]) -> Sidecar:
     return sidecar
 
 
+def csv_rows(text: str) -> list[dict[str, str]]:
+    """Rows of CSV text keyed by header (quoted fields may span lines; any line ending); ``csv.Error`` if malformed."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    return [{k: v or "" for k, v in row.items() if k} for row in reader]
+
+
 def read_sidecar_records(path: Path) -> list[dict[str, str]]:
     """The records of one sidecar file, chosen by its suffix (.csv, .json, .ris)."""
     suffix = path.suffix.lower()
@@ -91,7 +98,10 @@ def read_sidecar_records(path: Path) -> list[dict[str, str]]:
     except (OSError, UnicodeDecodeError) as error:
         raise IndexingError(f"cannot read metadata file {path}: {error}") from error
     if suffix == ".csv":
-        return [{k: v or "" for k, v in row.items() if k} for row in csv.DictReader(text.splitlines())]
+        try:
+            return csv_rows(text)
+        except csv.Error as error:
+            raise IndexingError(f"metadata file {path} is not readable CSV: {error}") from error
     if suffix == ".json":
         try:
             raw = json.loads(text)

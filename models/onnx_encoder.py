@@ -243,7 +243,7 @@ class OnnxInt8Encoder:
             weights = mask[:, :, None].astype(np.float32)
             pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             out[rows] = pooled
-        return _normalise(out)
+        return unit_rows(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions on ``query_threads`` threads (one per request by default)."""
@@ -272,6 +272,7 @@ class OnnxInt8Encoder:
         return TokenBatch(embeddings, offsets, special)
 
 
-def _normalise(vectors: np.ndarray) -> np.ndarray:
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length (all-zero rows stay zero), as contiguous float32."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)

@@ -104,6 +104,8 @@ MAX_ID = 2**63 - 1
 DraftId = Annotated[int, Path(ge=1, le=MAX_ID, description="A draft id.")]
 ReleaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="A release id.")]
 DraftIdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this draft.")]
+ReleaseIdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this release.")]
+FlagId = Annotated[int, Path(ge=1, le=MAX_ID, description="A review flag id.")]
 StoreDep = Annotated[SqlStore, Depends(get_store)]
 RecheckerDep = Annotated[Rechecker, Depends(get_rechecker)]
 DocumentsDep = Annotated[Mapping[str, Document] | None, Depends(get_documents)]

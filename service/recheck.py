@@ -19,7 +19,6 @@ saved questions, reporting the documents that would now be cited and were not be
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from evsum.records import DocType, Document, Pico, SearchFilters, SummarySentenc
 from evsum.retrieval import SourcePriority, priority_for
 from evsum.settings import SourcePrioritySettings
 from evsum.text import squash
-from indexing.sidecar import normalise_doi
+from indexing.sidecar import csv_rows, normalise_doi
 from service.domain import FlagKind, NewFlag, Release, Retraction, ReviewFlag, SavedQuestion, utcnow
 from service.evidence import Evidence
 from service.store import DraftRepository, RecheckRepository
@@ -185,7 +184,7 @@ def read_retraction_list(path: Path) -> list[tuple[str, str, str]]:
 def parse_retraction_csv(text: str, where: str) -> list[tuple[str, str, str]]:
     """Retractions from CSV text; ``InvalidRequestError`` for malformed CSV or no identifier column."""
     try:
-        rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+        rows = csv_rows(text)
     except csv.Error as error:
         raise InvalidRequestError(f"{where}: not a readable CSV retraction list: {error}") from error
     return parse_retractions(rows, where)

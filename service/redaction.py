@@ -136,8 +136,8 @@ class RedactingFilter(logging.Filter):
 
 def _clean(text: str) -> str:
     cleaned = redact(redact_secrets(text)).text
-    if "%" in text or "+" in text:  # a URL with a query string, as in access-log lines
-        decoded = unquote_plus(text)
+    decoded = unquote_plus(text)  # a URL with a query string, as in access-log lines
+    if decoded != text:
         redacted = redact(redact_secrets(decoded)).text
         if redacted != decoded:
             return redacted

@@ -178,6 +178,10 @@ def test_admin_retraction_flags_every_release_citing_it(sample_index: Path) -> N
         listed = api("boss", "POST", "/v1/retractions/import", content="doi,reason\n10.1000/none,x\n",
                      headers={"Content-Type": "text/csv"})
         assert listed.status_code == 201 and listed.json()["new_flags"] == []
+        huge_id = 2**70  # beyond SQLite's 64-bit integers: a 422, never a driver overflow (500)
+        assert api("rev", "GET", f"/v1/review-flags?release_id={huge_id}").status_code == 422
+        assert api("rev", "POST", f"/v1/review-flags/{huge_id}/resolve",
+                   json={"resolution": "x"}).status_code == 422
         bare_cr = api("boss", "POST", "/v1/retractions/import", content="doi\r\n10.1000/a\r10.1000/b\n",
                       headers={"Content-Type": "text/csv"})  # old Mac line ends: found by schemathesis
         assert bare_cr.status_code == 201, bare_cr.text

@@ -148,3 +148,16 @@ def test_a_changed_sidecar_reindexes_only_the_documents_it_changes(tmp_path: Pat
     assert (changed.new_documents, changed.reused_documents) == (1, 1)
     cdc = next(d for d in IndexReader.open(settings.index.index_dir).documents.values() if "cdc" in d.source_path)
     assert (cdc.source.issuer, cdc.source.doc_type) == ("CDC", DocType.GUIDELINE)
+
+
+def test_csv_sidecar_fields_may_span_lines_and_bad_csv_is_an_indexing_error(tmp_path: Path) -> None:
+    from indexing.sidecar import read_sidecar_records
+
+    sidecar = tmp_path / "m.csv"
+    sidecar.write_bytes(b'file,title,authors\r\nwho.pdf,"Healthy diet:\na fact sheet","Smith J;\rJones K"\r\n'
+)
+    rows = read_sidecar_records(sidecar)
+    assert rows == [{"file": "who.pdf", "title": "Healthy diet:\na fact sheet", "authors": "Smith J;\nJones K"}]
+    sidecar.write_text("file,title\nwho.pdf," + "x" * 200_000 + "\n", encoding="utf-8")  # beyond the field limit
+    with pytest.raises(IndexingError, match="not readable CSV"):
+        read_sidecar_records(sidecar)

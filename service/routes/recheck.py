@@ -11,9 +11,11 @@ from evsum.retrieval import priority_for
 from service.deps import (
     Admin,
     DocumentsDep,
+    FlagId,
     Librarian,
     OptionalEvidenceDep,
     RecheckerDep,
+    ReleaseIdFilter,
     Reviewer,
     SettingsDep,
     Staff,
@@ -45,7 +47,7 @@ def recheck(who: Staff, rechecker: RecheckerDep, evidence: OptionalEvidenceDep, 
 @router.get("/review-flags", response_model=ReviewFlagListOut, summary="'Needs review' flags on releases")
 def list_flags(who: Staff, rechecker: RecheckerDep,
                open_only: Annotated[bool, Query(alias="open", description="Only unresolved flags.")] = False,
-               release_id: Annotated[int | None, Query()] = None) -> ReviewFlagListOut:
+               release_id: ReleaseIdFilter = None) -> ReviewFlagListOut:
     """Flags, oldest first."""
     return ReviewFlagListOut(flags=[ReviewFlagOut.of(f) for f in
                                     rechecker.store.flags(release_id=release_id, open_only=open_only)])
@@ -53,7 +55,7 @@ def list_flags(who: Staff, rechecker: RecheckerDep,
 
 @router.post("/review-flags/{flag_id}/resolve", response_model=ReviewFlagOut, summary="Resolve a flag",
              responses={409: {"description": "Already resolved"}})
-def resolve_flag(flag_id: int, body: ResolveIn, who: Reviewer, rechecker: RecheckerDep) -> ReviewFlagOut:
+def resolve_flag(flag_id: FlagId, body: ResolveIn, who: Reviewer, rechecker: RecheckerDep) -> ReviewFlagOut:
     """A reviewer records how the flag was dealt with (withdrawing or re-releasing the summary is separate)."""
     return ReviewFlagOut.of(rechecker.store.resolve_flag(flag_id, who.name, body.resolution))
 

@@ -16,6 +16,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from service.domain import AuditEntry
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -199,6 +201,12 @@ class AuditRow(Base):
     release_id: Mapped[int | None] = mapped_column(Integer)
     before: Mapped[dict[str, Any] | None]
     after: Mapped[dict[str, Any] | None]
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditRow:
+        """The row recording one audit entry."""
+        return cls(at=entry.at, actor=entry.actor, action=str(entry.action), draft_id=entry.draft_id,
+                   release_id=entry.release_id, before=entry.before, after=entry.after)
 
 
 class ReviewFlagRow(Base):

@@ -1,6 +1,6 @@
 """``SqlRecheckStore``: review flags on releases, retractions and saved questions over SQLAlchemy.
 
-Every change is written in one transaction with its audit event (``service.store.sql._audit_row``).
+Every change is written in one transaction with its audit event (``AuditRow.of``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class SqlRecheckStore:
                                     detected_at=now, detected_by=actor)
                 session.add(row)
                 session.flush()
-                session.add(_audit(AuditEntry(
+                session.add(AuditRow.of(AuditEntry(
                     actor=actor, action=AuditAction.NEEDS_REVIEW, draft_id=flag.draft_id, release_id=flag.release_id,
                     after={"flag_id": row.id, "document_id": flag.document_id, "kind": str(flag.kind),
                            "reason": flag.reason}, at=now)))
@@ -75,7 +75,7 @@ class SqlRecheckStore:
             if row.resolved_at is not None:
                 raise ConflictError(f"review flag {flag_id} was already resolved by {row.resolved_by}")
             row.resolved_at, row.resolved_by, row.resolution = now, actor, resolution
-            session.add(_audit(AuditEntry(actor=actor, action=AuditAction.FLAG_RESOLVED, draft_id=row.draft_id,
+            session.add(AuditRow.of(AuditEntry(actor=actor, action=AuditAction.FLAG_RESOLVED, draft_id=row.draft_id,
                                           release_id=row.release_id, before={"flag_id": flag_id, "resolved": False},
                                           after={"flag_id": flag_id, "resolved": True, "resolution": resolution},
                                           at=now)))
@@ -98,7 +98,7 @@ class SqlRecheckStore:
                                     added_at=now, added_by=actor)
                 session.add(row)
                 session.flush()
-                session.add(_audit(AuditEntry(actor=actor, action=AuditAction.RETRACT, at=now,
+                session.add(AuditRow.of(AuditEntry(actor=actor, action=AuditAction.RETRACT, at=now,
                                               after={kind: identifier, "reason": reason, "source": source})))
                 added.append(_retraction(row))
         return added
@@ -120,7 +120,7 @@ class SqlRecheckStore:
                                    cited_document_ids={"ids": list(question.cited_document_ids)})
             session.add(row)
             session.flush()
-            session.add(_audit(AuditEntry(actor=question.owner, action=AuditAction.SAVE_QUESTION,
+            session.add(AuditRow.of(AuditEntry(actor=question.owner, action=AuditAction.SAVE_QUESTION,
                                           at=question.created_at,
                                           after={"saved_question_id": row.id, "question": question.question,
                                                  "filters": dict(question.filters), "pico": question.pico})))
@@ -146,16 +146,12 @@ class SqlRecheckStore:
             before: dict[str, Any] = {"snapshot_id": row.last_snapshot_id,
                                       "cited_document_ids": list(row.cited_document_ids.get("ids", []))}
             row.last_run_at, row.last_snapshot_id, row.cited_document_ids = now, snapshot_id, {"ids": list(cited)}
-            session.add(_audit(AuditEntry(actor=actor, action=AuditAction.RECHECK, at=now, before=before,
+            session.add(AuditRow.of(AuditEntry(actor=actor, action=AuditAction.RECHECK, at=now, before=before,
                                           after={"saved_question_id": saved_id, "snapshot_id": snapshot_id,
                                                  "cited_document_ids": list(cited), "new_document_ids": new})))
             session.flush()
             return _saved(row)
 
-
-def _audit(entry: AuditEntry) -> AuditRow:
-    return AuditRow(at=entry.at, actor=entry.actor, action=str(entry.action), draft_id=entry.draft_id,
-                    release_id=entry.release_id, before=entry.before, after=entry.after)
 
 
 def _flag(row: ReviewFlagRow) -> ReviewFlag:

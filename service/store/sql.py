@@ -71,7 +71,7 @@ class SqlAuditLog:
     def append(self, entry: AuditEntry) -> AuditEvent:
         """Store one event in its own transaction."""
         with self._sessions.begin() as session:
-            row = _audit_row(entry)
+            row = AuditRow.of(entry)
             session.add(row)
             session.flush()
             return _audit_event(row)
@@ -124,7 +124,7 @@ class SqlStore:
                 session.add(user)
                 session.flush()
                 session.add(ApiKeyRow(user_id=user.id, key_hash=hash_key(key), prefix=key[:12], created_at=now))
-                session.add(_audit_row(AuditEntry(actor=actor, action=AuditAction.USER_ADD,
+                session.add(AuditRow.of(AuditEntry(actor=actor, action=AuditAction.USER_ADD,
                                                   after={"user": name, "role": str(role)}, at=now)))
         except IntegrityError:
             raise ConflictError(f"a user named {name!r} already exists") from None
@@ -146,7 +146,7 @@ class SqlStore:
             result = session.execute(update(ApiKeyRow).where(ApiKeyRow.user_id == user.id,
                                                              ApiKeyRow.revoked_at.is_(None)).values(revoked_at=now))
             count = int(getattr(result, "rowcount", 0) or 0)
-            session.add(_audit_row(AuditEntry(actor=actor, action=AuditAction.KEY_REVOKE,
+            session.add(AuditRow.of(AuditEntry(actor=actor, action=AuditAction.KEY_REVOKE,
                                               before={"user": name, "active_keys": count},
                                               after={"user": name, "active_keys": 0}, at=now)))
         return count
@@ -254,7 +254,7 @@ class SqlStore:
                                    body=comment.body, sentence_key=comment.sentence_key))
         after = dict(entry.after or {})
         after.setdefault("version", draft.version)
-        session.add(_audit_row(replace(entry, draft_id=draft.id, after=after)))
+        session.add(AuditRow.of(replace(entry, draft_id=draft.id, after=after)))
 
     def _to_draft(self, session: Session, row: DraftRow) -> Draft:
         question = session.get(QuestionRow, row.question_id)
@@ -323,7 +323,7 @@ class SqlStore:
                     raise ConflictError(f"release {release_id} is already withdrawn")
                 session.add(WithdrawalRow(release_id=release_id, at=withdrawal.at, actor=withdrawal.actor,
                                           reason=withdrawal.reason))
-                session.add(_audit_row(replace(entry, draft_id=row.draft_id, release_id=release_id)))
+                session.add(AuditRow.of(replace(entry, draft_id=row.draft_id, release_id=release_id)))
         except IntegrityError:
             raise ConflictError(f"release {release_id} is already withdrawn") from None
         return self.get_release(release_id)
@@ -368,10 +368,6 @@ def _to_release(row: ReleaseRow, withdrawal: WithdrawalRow | None) -> Release:
                    withdrawal=Withdrawal(at=withdrawal.at, actor=withdrawal.actor, reason=withdrawal.reason)
                    if withdrawal else None)
 
-
-def _audit_row(entry: AuditEntry) -> AuditRow:
-    return AuditRow(at=entry.at, actor=entry.actor, action=str(entry.action), draft_id=entry.draft_id,
-                    release_id=entry.release_id, before=entry.before, after=entry.after)
 
 
 def _audit_event(row: AuditRow) -> AuditEvent:
