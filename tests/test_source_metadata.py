@@ -154,8 +154,7 @@ def test_csv_sidecar_fields_may_span_lines_and_bad_csv_is_an_indexing_error(tmp_
     from indexing.sidecar import read_sidecar_records
 
     sidecar = tmp_path / "m.csv"
-    sidecar.write_bytes(b'file,title,authors\r\nwho.pdf,"Healthy diet:\na fact sheet","Smith J;\rJones K"\r\n'
-)
+    sidecar.write_bytes(b'file,title,authors\r\nwho.pdf,"Healthy diet:\na fact sheet","Smith J;\rJones K"\r\n')
     rows = read_sidecar_records(sidecar)
     assert rows == [{"file": "who.pdf", "title": "Healthy diet:\na fact sheet", "authors": "Smith J;\nJones K"}]
     sidecar.write_text("file,title\nwho.pdf," + "x" * 200_000 + "\n", encoding="utf-8")  # beyond the field limit
