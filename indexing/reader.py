@@ -209,24 +209,17 @@ class IndexReader:
 
     def sentence_bm25_scores(self, query: str, ids: np.ndarray) -> np.ndarray:
         """BM25 of the given sentences against ``query``, with whole-index statistics (0 when no term matches)."""
-        known = _known_tokens(self.sentence_bm25, query) if len(ids) else []
-        if not known:
-            return np.zeros(len(ids), dtype=np.float32)
-        return np.asarray(self.sentence_bm25.get_scores(known), dtype=np.float32)[ids]
+        if not len(ids):
+            return np.zeros(0, dtype=np.float32)
+        return self.sentence_bm25_all(query)[ids]
 
     def passage_bm25_scores(self, query: str) -> np.ndarray:
         """BM25 of every passage against ``query`` (0 when no term matches), for filtered search."""
-        known = _known_tokens(self.passage_bm25, query) if self.n_passages else []
-        if not known:
-            return np.zeros(self.n_passages, dtype=np.float32)
-        return np.asarray(self.passage_bm25.get_scores(known), dtype=np.float32)
+        return _bm25_all(self.passage_bm25, query, self.n_passages)
 
     def sentence_bm25_all(self, query: str) -> np.ndarray:
         """BM25 of every sentence against ``query`` (0 when no term matches), for filtered search."""
-        known = _known_tokens(self.sentence_bm25, query) if self.n_sentences else []
-        if not known:
-            return np.zeros(self.n_sentences, dtype=np.float32)
-        return np.asarray(self.sentence_bm25.get_scores(known), dtype=np.float32)
+        return _bm25_all(self.sentence_bm25, query, self.n_sentences)
 
     def close(self) -> None:
         """Close this thread's database connection."""
@@ -240,6 +233,14 @@ def _known_tokens(retriever: Any, query: str) -> list[str]:
     """The query's BM25 tokens that occur in the index vocabulary (bm25s rejects unknown ones)."""
     vocab = retriever.vocab_dict
     return [t for t in bm25_tokenize([query])[0] if t in vocab]
+
+
+def _bm25_all(bm25: Any, query: str, n: int) -> np.ndarray:
+    """BM25 of all ``n`` rows of one index against ``query`` (zeros when no query term is in its vocabulary)."""
+    known = _known_tokens(bm25, query) if n else []
+    if not known:
+        return np.zeros(n, dtype=np.float32)
+    return np.asarray(bm25.get_scores(known), dtype=np.float32)
 
 
 def _bm25_search(retriever: Any, query: str, k: int, n: int) -> RankedIds:
