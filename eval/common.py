@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eval.backends import HttpBackend, InProcessBackend, SummaryBackend
+from eval.backends import EvalSummary, HttpBackend, InProcessBackend, SummaryBackend
 from evsum.settings import DEFAULT_ENCODER, Settings
 
 
@@ -82,6 +82,20 @@ def make_backend(options: EvalOptions, engine: Any, http_client: Any = None) -> 
     if engine is None:
         raise ValueError("an in-process evaluation needs a loaded engine")
     return InProcessBackend(engine)
+
+
+def summary_stats(summaries: Sequence[EvalSummary], checks: Sequence[bool]) -> dict[str, float]:
+    """What every gold set reports about its summaries: citation validity, answered share, latency."""
+    from eval.metrics import mean, percentile
+
+    latencies = [s.latency_ms for s in summaries]
+    return {
+        "citation_valid": sum(checks) / len(checks) if checks else 1.0,
+        "cited_sentences": float(len(checks)),
+        "answered": mean(1.0 if s.status == "answered" else 0.0 for s in summaries),
+        "latency_ms_p50": percentile(latencies, 50), "latency_ms_p95": percentile(latencies, 95),
+        "latency_ms_mean": mean(latencies),
+    }
 
 
 def progress_bar(items: Iterable[Any], total: int, desc: str, enabled: bool) -> Iterable[Any]:

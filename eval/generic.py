@@ -25,11 +25,12 @@ from eval.common import (
     make_backend,
     progress_bar,
     run_info,
+    summary_stats,
     write_json,
     write_jsonl,
 )
 from eval.gold import GenericItem, load_generic, select
-from eval.metrics import ROUGE_TYPES, citation_is_valid, mean, percentile, recall_at_k, rouge
+from eval.metrics import ROUGE_TYPES, citation_is_valid, mean, recall_at_k, rouge
 from eval.report import Section, distributions, histogram, metric_table, note, write_report
 from eval.splits import split_of
 from evsum.settings import Settings
@@ -109,8 +110,6 @@ def aggregate(results: list[GenericResult]) -> dict[str, Any]:
     sources = [r.source_hit for r in results if r.source_hit is not None]
     sentences = [r.sentence_hit for r in results if r.sentence_hit is not None]
     recalls = [r.doc_recall for r in results if r.doc_recall is not None]
-    checks = [ok for r in results for ok in r.valid]
-    latencies = [r.summary.latency_ms for r in results]
     system: dict[str, float] = {}
     if with_rouge:
         system.update({name: mean(s[name] for s in with_rouge) for name in ROUGE_TYPES})
@@ -120,13 +119,7 @@ def aggregate(results: list[GenericResult]) -> dict[str, Any]:
         system["gold_sentence_hit"] = mean(1.0 if hit else 0.0 for hit in sentences)
     for k in DOC_KS if recalls else ():
         system[f"recall_at_{k}"] = mean(r[k] for r in recalls)
-    system.update({
-        "citation_valid": sum(checks) / len(checks) if checks else 1.0,
-        "cited_sentences": float(len(checks)),
-        "answered": mean(1.0 if r.summary.status == "answered" else 0.0 for r in results),
-        "latency_ms_p50": percentile(latencies, 50), "latency_ms_p95": percentile(latencies, 95),
-        "latency_ms_mean": mean(latencies),
-    })
+    system.update(summary_stats([r.summary for r in results], [ok for r in results for ok in r.valid]))
     counts = {"with_gold_summary": len(with_rouge), "with_gold_sources": len(sources),
               "with_gold_sentences": len(sentences), "with_gold_doc_ids": len(recalls)}
     return {"n": len(results), "counts": counts, "system": system, "baselines": {}}

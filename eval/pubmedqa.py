@@ -24,11 +24,12 @@ from eval.common import (
     make_backend,
     progress_bar,
     run_info,
+    summary_stats,
     write_json,
     write_jsonl,
 )
 from eval.gold import PubMedQAItem, load_pubmedqa, select, write_pubmedqa_abstracts
-from eval.metrics import ROUGE_TYPES, citation_is_valid, mean, percentile, recall_at_k, rouge
+from eval.metrics import ROUGE_TYPES, citation_is_valid, mean, recall_at_k, rouge
 from eval.report import Section, bar_chart, distributions, histogram, metric_table, note, write_report
 from eval.splits import split_of
 
@@ -96,19 +97,10 @@ def evaluate_item(item: PubMedQAItem, backend: SummaryBackend, engine: Any, pool
 
 def aggregate(results: list[ItemResult]) -> dict[str, Any]:
     """metrics.json's numbers: system and baseline means, recall@k, citation validity, latency."""
-    latencies = [r.summary.latency_ms for r in results]
-    checks = [ok for r in results for ok in r.valid]
     system: dict[str, float] = {name: mean(r.system_rouge[name] for r in results) for name in ROUGE_TYPES}
     system.update({f"recall_at_{k}": mean(r.recall[k] for r in results) for k in RECALL_KS})
-    system.update({
-        "citation_valid": sum(checks) / len(checks) if checks else 1.0,
-        "cited_sentences": float(len(checks)),
-        "answered": mean(1.0 if r.summary.status == "answered" else 0.0 for r in results),
-        "sentences_per_summary": mean(float(len(r.summary.sentences)) for r in results),
-        "latency_ms_p50": percentile(latencies, 50),
-        "latency_ms_p95": percentile(latencies, 95),
-        "latency_ms_mean": mean(latencies),
-    })
+    system.update(summary_stats([r.summary for r in results], [ok for r in results for ok in r.valid]))
+    system["sentences_per_summary"] = mean(float(len(r.summary.sentences)) for r in results)
     baselines = {
         name: {metric: mean(float(r.baselines[name][metric]) for r in results) for metric in ROUGE_TYPES}
         for name in BASELINES

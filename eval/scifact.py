@@ -29,11 +29,12 @@ from eval.common import (
     make_backend,
     progress_bar,
     run_info,
+    summary_stats,
     write_json,
     write_jsonl,
 )
 from eval.gold import SciFactClaim, load_scifact_claims, load_scifact_corpus, select
-from eval.metrics import PRF, citation_is_valid, mean, ndcg_at_k, percentile, recall_at_k
+from eval.metrics import PRF, citation_is_valid, mean, ndcg_at_k, recall_at_k
 from eval.rationale import (
     DocumentScopeRetriever,
     PairScores,
@@ -184,18 +185,10 @@ def _retrieval(results: list[ClaimResult], names: tuple[str, ...], main_ids: set
 
 def _aggregate(results: list[ClaimResult], main_ids: set[str], beir_ids: set[str], eval_pairs: list[PairScores],
                rules: dict[str, SelectionRule], tune_pairs: list[PairScores]) -> dict[str, Any]:
-    latencies = [r.summary.latency_ms for r in results]
-    checks = [ok for r in results for ok in r.valid]
     retrieval = _retrieval(results, ("system", "bm25", "dense"), main_ids, beir_ids)
     system = retrieval.pop("system")
     system.update(_prf(evaluate(eval_pairs, rules["system"])))
-    system.update({
-        "citation_valid": sum(checks) / len(checks) if checks else 1.0,
-        "cited_sentences": float(len(checks)),
-        "answered": mean(1.0 if r.summary.status == "answered" else 0.0 for r in results),
-        "latency_ms_p50": percentile(latencies, 50), "latency_ms_p95": percentile(latencies, 95),
-        "latency_ms_mean": mean(latencies),
-    })
+    system.update(summary_stats([r.summary for r in results], [ok for r in results for ok in r.valid]))
     baselines: dict[str, dict[str, float]] = {**retrieval,
                                               "cosine": _prf(evaluate(eval_pairs, rules["cosine"], use_cosine=True))}
     rule_info: dict[str, Any] = {
