@@ -74,7 +74,8 @@ def _common(parser: argparse.ArgumentParser, index_help: str) -> None:
     parser.add_argument("--limit", type=int, default=None, help="Evaluate at most N items (seeded sample).")
     parser.add_argument("--max-sentences", type=int, default=2,
                         help="Sentence budget of the system, the baselines and the oracle (default 2).")
-    parser.add_argument("--seed", type=int, default=0, help="Seed of the --limit sample (default 0).")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="Seed of the --limit sample and of the bootstrap intervals (default 0).")
     parser.add_argument("--index-dir", help=index_help)
     parser.add_argument("--encoder", choices=ENCODER_CHOICES, default=DEFAULT_ENCODER,
                         help=f"Encoder for indexing and questions (default {DEFAULT_ENCODER}, as served).")

@@ -189,6 +189,42 @@ def percentile(values: Iterable[float], q: float) -> float:
     return float(items[low] + (items[high] - items[low]) * (position - low))
 
 
+@dataclass(frozen=True, slots=True)
+class PairedDifference:
+    """Mean of per-item ``a - b`` with a percentile-bootstrap 95 % interval (items resampled in pairs)."""
+
+    mean: float
+    ci95_low: float
+    ci95_high: float
+    n: int
+
+    @property
+    def significant(self) -> bool:
+        """Whether the interval excludes zero."""
+        return self.ci95_low > 0.0 or self.ci95_high < 0.0
+
+
+def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, samples: int = 2000,
+                     seed: int = 0) -> PairedDifference:
+    """How much system ``a`` beats ``b`` on the same items, and how sure that is.
+
+    Resamples the items with replacement ``samples`` times (seeded) and takes the
+    2.5th and 97.5th percentiles of the mean difference: with a few hundred items,
+    ROUGE differences below about 0.01 are usually inside the interval.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired scores differ in length: {len(a)} and {len(b)}")
+    if not a:
+        return PairedDifference(0.0, 0.0, 0.0, 0)
+    import numpy as np
+
+    differences = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    draws = np.random.default_rng(seed).integers(0, len(differences), size=(samples, len(differences)))
+    means = differences[draws].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return PairedDifference(float(differences.mean()), float(low), float(high), len(differences))
+
+
 # --- citations -------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ sentences from the item's own abstract, in the same run.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from eval.common import (
     write_jsonl,
 )
 from eval.gold import PubMedQAItem, load_pubmedqa, select, write_pubmedqa_abstracts
-from eval.metrics import ROUGE_TYPES, citation_is_valid, mean, recall_at_k, rouge
+from eval.metrics import ROUGE_TYPES, citation_is_valid, mean, paired_bootstrap, recall_at_k, rouge
 from eval.report import Section, bar_chart, distributions, histogram, metric_table, note, write_report
 from eval.splits import split_of
 
@@ -95,8 +95,12 @@ def evaluate_item(item: PubMedQAItem, backend: SummaryBackend, engine: Any, pool
     return result
 
 
-def aggregate(results: list[ItemResult]) -> dict[str, Any]:
-    """metrics.json's numbers: system and baseline means, recall@k, citation validity, latency."""
+def aggregate(results: list[ItemResult], seed: int = 0) -> dict[str, Any]:
+    """metrics.json's numbers: system and baseline means, recall@k, citation validity, latency.
+
+    ``system_minus_baseline_rougeL`` gives, for each baseline, the mean per-question
+    difference in ROUGE-L F1 with its paired-bootstrap 95 % interval (``seed``).
+    """
     system: dict[str, float] = {name: mean(r.system_rouge[name] for r in results) for name in ROUGE_TYPES}
     system.update({f"recall_at_{k}": mean(r.recall[k] for r in results) for k in RECALL_KS})
     system.update(summary_stats([r.summary for r in results], [ok for r in results for ok in r.valid]))
@@ -105,7 +109,14 @@ def aggregate(results: list[ItemResult]) -> dict[str, Any]:
         name: {metric: mean(float(r.baselines[name][metric]) for r in results) for metric in ROUGE_TYPES}
         for name in BASELINES
     }
-    return {"n": len(results), "system": system, "baselines": baselines}
+    system_scores = [r.system_rouge["rougeL"] for r in results]
+    comparisons = {
+        name: asdict(paired_bootstrap(system_scores, [float(r.baselines[name]["rougeL"]) for r in results],
+                                      seed=seed))
+        for name in BASELINES
+    }
+    return {"n": len(results), "system": system, "baselines": baselines,
+            "system_minus_baseline_rougeL": comparisons}
 
 
 def _report(path: Path, metrics: dict[str, Any], results: list[ItemResult]) -> None:
@@ -119,6 +130,9 @@ def _report(path: Path, metrics: dict[str, Any], results: list[ItemResult]) -> N
             note("Baselines and the oracle choose the same number of sentences from the item's own abstract "
                  "(body sentences the system may quote); the system searches the whole index."),
             bar_chart(rows, list(ROUGE_TYPES), "System vs baselines vs oracle"),
+            metric_table(metrics["system_minus_baseline_rougeL"], ["mean", "ci95_low", "ci95_high"]),
+            note("System minus each baseline, ROUGE-L F1 per question: mean and paired-bootstrap 95 % interval "
+                 "(2,000 resamples). An interval that contains 0 is a tie on these items."),
             distributions(per_item, "Per-question ROUGE-L F1", "ROUGE-L F1"),
         ]),
         Section("Retrieval and citations", [
@@ -148,7 +162,7 @@ def run_pubmedqa(path: Path, options: EvalOptions, *, encoder: Any = None, http_
     pools = SentencePools(engine.reader, engine.summariser.min_sentence_words)
     results = [evaluate_item(item, backend, engine, pools, options.max_sentences)
                for item in progress_bar(chosen, len(chosen), "pubmedqa", options.progress)]
-    metrics = aggregate(results)
+    metrics = aggregate(results, options.seed)
     metrics["run"] = run_info(options, "pubmedqa", engine, backend, started, source=str(path),
                               items_in_file=len(items), index=index_line,
                               oracle="exact search over subsets of <= K sentences (greedy above 2000 subsets), "

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evsum.answer_type import asks_for_quantity
 from evsum.records import Role
 from evsum.retrieval import HybridRetriever
 from indexing.reader import ROLE_CODES
@@ -28,6 +29,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "section_conclusions",
     "has_number",
     "finding_cue",
+    "answer_type",
 )
 
 _BODY = ROLE_CODES[Role.BODY]
@@ -107,6 +109,7 @@ def _features(retriever: HybridRetriever, question: str, query_vector: np.ndarra
     if top > 0:
         bm25 = bm25 / top
     doc_rows = reader.sentence_doc[ids]
+    wants_quantity = asks_for_quantity(question)
     positions = reader.sentence_position[ids].astype(np.float32)
     doc_lengths = reader.document_sentence_counts[doc_rows].astype(np.float32)
     features = np.column_stack([
@@ -120,6 +123,7 @@ def _features(retriever: HybridRetriever, question: str, query_vector: np.ndarra
         *(reader.sentence_section[ids] == code for code in range(1, 5)),
         reader.sentence_has_number[ids],
         reader.sentence_finding_cue[ids],
+        reader.sentence_quantity[ids] & wants_quantity,
     ]).astype(np.float32)
     return Candidates(ids, features, cosine, passage_ids, retrieved)
 

@@ -20,7 +20,7 @@ import numpy as np
 from evsum.errors import IndexNotReadyError, NotFoundError
 from evsum.records import Citation, Document, Page, Passage, Role, Sentence
 from evsum.text import bm25_tokenize
-from indexing.sentence_traits import TRAITS_FILE, read_traits, sentence_traits
+from indexing.sentence_traits import TRAIT_NAMES, TRAITS_FILE, read_traits, sentence_traits
 from indexing.snapshot import (
     SnapshotInfo,
     connect_readonly,
@@ -97,14 +97,16 @@ class IndexReader:
         self.sentence_position = np.array([r[3] for r in sentences], dtype=np.int32)
         self.document_sentence_counts = np.bincount(self.sentence_doc, minlength=len(doc_index))
         traits = read_traits(self.snapshot_dir / TRAITS_FILE, len(sentences))
-        if traits is None:  # a snapshot written before traits were stored
+        missing = [name for name in TRAIT_NAMES if name not in traits]
+        if missing:  # a snapshot written before (some of) the traits were stored
             rows = connection.execute("SELECT text, section FROM sentences ORDER BY id").fetchall()
-            traits = sentence_traits([r[0] for r in rows], [r[1] for r in rows])
+            traits.update(sentence_traits([r[0] for r in rows], [r[1] for r in rows], missing))
         self.sentence_words = traits["words"]
         self.sentence_section = traits["section"]
         self.sentence_has_number = traits["has_number"]
         self.sentence_finding_cue = traits["finding_cue"]
         self.sentence_complete = traits["complete"]
+        self.sentence_quantity = traits["quantity"]
 
     def sentences_of_passages(self, passage_ids: np.ndarray) -> np.ndarray:
         """Ids of every sentence inside the given passages."""

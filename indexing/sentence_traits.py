@@ -1,7 +1,8 @@
 """Per-sentence traits the scorer uses as features, computed once at index time.
 
-Word count, section category, whether the sentence has a number or a finding
-cue, and whether it ends like a finished sentence.  The snapshot writer stores
+Word count, section category, whether the sentence has a number, a finding
+cue or a stated quantity (``evsum.answer_type``), and whether it ends like a
+finished sentence.  The snapshot writer stores
 them as ``sentence_traits.npz`` beside ``meta.sqlite``, so opening an index
 reads a few small arrays instead of running regular expressions over every
 sentence (that took most of the cold start at 100k passages).  Snapshots
@@ -13,13 +14,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from evsum.answer_type import states_quantity
 from evsum.text import word_count
 
 TRAITS_FILE = "sentence_traits.npz"
+#: The arrays of ``TRAITS_FILE``; a file with other names (an older snapshot) is recomputed at load.
+TRAIT_NAMES: tuple[str, ...] = ("words", "section", "has_number", "finding_cue", "complete", "quantity")
 
 #: Section categories used as scorer features, matched on the section heading text.
 SECTION_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -55,32 +59,40 @@ def section_category(section: str | None) -> int:
     return 0
 
 
-def sentence_traits(texts: Sequence[str], sections: Sequence[str | None]) -> dict[str, np.ndarray]:
-    """The trait arrays of sentences (row i = sentence i), keyed as stored in ``TRAITS_FILE``."""
-    return {
-        "words": np.array([word_count(t) for t in texts], dtype=np.int32),
-        "section": np.array([section_category(s) for s in sections], dtype=np.int8),
-        "has_number": np.array([bool(_NUMBER.search(t)) for t in texts], dtype=bool),
-        "finding_cue": np.array([bool(_FINDING_CUE.search(t)) for t in texts], dtype=bool),
-        "complete": np.array([is_complete_sentence(t) for t in texts], dtype=bool),
+def sentence_traits(texts: Sequence[str], sections: Sequence[str | None],
+                    names: Sequence[str] = TRAIT_NAMES) -> dict[str, np.ndarray]:
+    """The trait arrays of sentences (row i = sentence i), keyed as stored in ``TRAITS_FILE``.
+
+    ``names`` limits the work to some traits (a snapshot that stored all but a newer one).
+    """
+    compute: dict[str, Callable[[], np.ndarray]] = {
+        "words": lambda: np.array([word_count(t) for t in texts], dtype=np.int32),
+        "section": lambda: np.array([section_category(s) for s in sections], dtype=np.int8),
+        "has_number": lambda: np.array([bool(_NUMBER.search(t)) for t in texts], dtype=bool),
+        "finding_cue": lambda: np.array([bool(_FINDING_CUE.search(t)) for t in texts], dtype=bool),
+        "complete": lambda: np.array([is_complete_sentence(t) for t in texts], dtype=bool),
+        "quantity": lambda: np.array([states_quantity(t) for t in texts], dtype=bool),
     }
+    return {name: compute[name]() for name in names}
 
 
 def write_traits(path: Path, texts: Sequence[str], sections: Sequence[str | None]) -> None:
     """Compute and store the traits of every sentence of a snapshot."""
     traits = sentence_traits(texts, sections)
     with path.open("wb") as handle:
-        np.savez(handle, words=traits["words"], section=traits["section"], has_number=traits["has_number"],
-                 finding_cue=traits["finding_cue"], complete=traits["complete"])
+        np.savez(handle, **traits)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
 
 
-def read_traits(path: Path, n_sentences: int) -> dict[str, np.ndarray] | None:
-    """Stored traits, or ``None`` when the file is absent (an older snapshot) or does not match."""
+def read_traits(path: Path, n_sentences: int) -> dict[str, np.ndarray]:
+    """The stored traits of ``TRAIT_NAMES``; empty when the file is absent (an older snapshot) or does not match.
+
+    A file written before a trait was added holds the others, which are returned;
+    the caller computes only the missing ones.
+    """
     if not path.is_file():
-        return None
+        return {}
     with np.load(path) as stored:
-        traits = {name: stored[name] for name in stored.files}
-    if any(len(values) != n_sentences for values in traits.values()) or set(traits) != {
-            "words", "section", "has_number", "finding_cue", "complete"}:
-        return None
+        traits = {name: stored[name] for name in stored.files if name in TRAIT_NAMES}
+    if any(len(values) != n_sentences for values in traits.values()):
+        return {}
     return traits

@@ -11,7 +11,7 @@ Layout of ``index_dir``::
         sentences.faiss         FAISS inner-product index over sentence vectors (likewise)
         bm25_passages/          bm25s index over passage text
         bm25_sentences/         bm25s index over sentence text
-        sentence_traits.npz     per-sentence scorer traits (words, section, number, cue, complete)
+        sentence_traits.npz     per-sentence scorer traits (words, section, number, cue, complete, quantity)
         snapshot.json           id, creation time, encoder, counts
 
 A snapshot directory is complete before ``CURRENT`` names it, so a crash at any

@@ -17,13 +17,16 @@ import numpy as np
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS_FILE = WEIGHTS_DIR / "sentence_scorer.json"
 
-#: Hand-set prior: mostly dense similarity, then lexical overlap and passage context.
+#: Hand-set prior: mostly dense similarity, then lexical overlap and passage context; for a question that asks
+#: for a quantity, a small preference for sentences that state one (``evsum.answer_type``; docs/quality.md
+#: gives how the weight was chosen and checked).
 PRIOR_WEIGHTS: dict[str, float] = {
     "sentence_cosine": 0.60,
     "sentence_bm25": 0.20,
     "passage_cosine": 0.10,
     "passage_rrf": 0.05,
     "sentence_rrf": 0.05,
+    "answer_type": 0.10,
 }
 
 

@@ -20,6 +20,7 @@ from eval.metrics import (
     mean,
     micro_prf,
     ndcg_at_k,
+    paired_bootstrap,
     percentile,
     recall_at_k,
     rouge,
@@ -187,3 +188,29 @@ def test_pubmedqa_abstract_keeps_the_question_out() -> None:
     assert record["id"] == "123" and "Is X" not in str(record)
     assert record["sections"] == [{"label": "BACKGROUND", "text": "Background text."},
                                   {"label": "RESULTS", "text": "Results text."}]
+
+
+def test_paired_bootstrap_of_a_constant_difference_is_that_difference() -> None:
+    result = paired_bootstrap([0.3, 0.5, 0.2, 0.4], [0.2, 0.4, 0.1, 0.3])
+    assert result.n == 4
+    assert result.mean == pytest.approx(0.1) and result.ci95_low == pytest.approx(0.1)
+    assert result.ci95_high == pytest.approx(0.1) and result.significant
+
+
+def test_paired_bootstrap_interval_covers_zero_for_a_noisy_tie() -> None:
+    rng = random.Random(3)
+    a = [rng.random() for _ in range(160)]
+    b = [x + rng.choice([-0.2, 0.2]) for x in a]  # same mean, large per-item differences
+    result = paired_bootstrap(a, b, seed=1)
+    assert result.ci95_low < 0 < result.ci95_high and not result.significant
+    assert result.mean == pytest.approx(sum(x - y for x, y in zip(a, b)) / 160)
+    assert paired_bootstrap(a, b, seed=1) == result, "seeded: the same interval every run"
+    # by hand: differences (1, -1): resampled means lie in [-1, 1] and centre on 0
+    two = paired_bootstrap([1.0, 0.0], [0.0, 1.0], samples=4000)
+    assert two.mean == 0.0 and two.ci95_low == -1.0 and two.ci95_high == 1.0
+
+
+def test_paired_bootstrap_refuses_unpaired_scores() -> None:
+    with pytest.raises(ValueError):
+        paired_bootstrap([0.1], [0.1, 0.2])
+    assert paired_bootstrap([], []).n == 0

@@ -73,6 +73,11 @@ def test_pubmedqa_run_writes_metrics_predictions_and_report(pubmedqa_run: tuple[
     oracle = metrics["baselines"]["oracle"]["rougeL"]
     assert all(oracle >= metrics["baselines"][name]["rougeL"] for name in ("lead", "bm25", "cosine"))
     assert oracle >= system["rougeL"]
+    for name in BASELINES:
+        comparison = metrics["system_minus_baseline_rougeL"][name]
+        expected = system["rougeL"] - metrics["baselines"][name]["rougeL"]
+        assert comparison["mean"] == pytest.approx(expected, abs=1e-9)
+        assert comparison["ci95_low"] <= comparison["mean"] <= comparison["ci95_high"] and comparison["n"] == 6
     row = json.loads((out / "predictions.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert {"id", "question", "sentences", "retrieved_document_ids", "latency_ms", "baselines"} <= set(row)
     for sentence in row["sentences"]:

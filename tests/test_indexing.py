@@ -244,7 +244,25 @@ def test_sentence_traits_are_stored_at_index_time_and_match_a_recomputation(samp
     (snapshot / TRAITS_FILE).unlink()
     recomputed = IndexReader.open(sample_index_copy)
     for name in ("sentence_words", "sentence_section", "sentence_has_number", "sentence_finding_cue",
-                 "sentence_complete"):
+                 "sentence_complete", "sentence_quantity"):
         assert np.array_equal(getattr(stored, name), getattr(recomputed, name)), name
     assert stored.sentence_complete.any() and not stored.sentence_complete.all()
+    assert stored.sentence_quantity.any() and not stored.sentence_quantity.all()
     assert stored.sentence_words.sum() > 10_000
+
+
+def test_a_traits_file_from_before_a_trait_was_added_keeps_the_others(sample_index_copy: Path) -> None:
+    """Only the missing trait is computed at load; the stored ones are read as they are."""
+    from indexing.sentence_traits import TRAITS_FILE
+
+    snapshot = current_snapshot_dir(sample_index_copy)
+    assert snapshot is not None
+    full = IndexReader.open(sample_index_copy)
+    with np.load(snapshot / TRAITS_FILE) as stored:
+        older = {name: stored[name] for name in stored.files if name != "quantity"}
+    older["words"] = older["words"] + 1000  # marks values that were read, not recomputed
+    with (snapshot / TRAITS_FILE).open("wb") as handle:
+        np.savez(handle, **older)
+    reopened = IndexReader.open(sample_index_copy)
+    assert np.array_equal(reopened.sentence_words, full.sentence_words + 1000)
+    assert np.array_equal(reopened.sentence_quantity, full.sentence_quantity)
