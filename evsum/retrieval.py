@@ -8,6 +8,7 @@ retrievers, which is why it is the default hybrid method in most search stacks.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,6 +152,12 @@ def _top(ids: np.ndarray, scores: np.ndarray, k: int, *, positive: bool = False)
     return RankedIds(ids[order].astype(np.int64), scores[order].astype(np.float32))
 
 
+#: Document priors per open snapshot reader and prior settings (``SourcePriority.document_prior``).
+_DOCUMENT_PRIORS: weakref.WeakKeyDictionary[IndexReader, dict[SourcePriority, np.ndarray]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SourcePriority:
     """The documented source-priority prior (``SourcePrioritySettings``): 1 for the best tier, 0 for the last."""
@@ -180,8 +187,19 @@ class SourcePriority:
         return 1.0 - min(rank, last) / last
 
     def document_prior(self, reader: IndexReader) -> np.ndarray:
-        """The prior of every document of a snapshot, by document row."""
-        return np.array([self.prior(reader.documents[d]) for d in reader.document_ids], dtype=np.float64)
+        """The prior of every document of a snapshot, by document row (read-only).
+
+        Computed once per open snapshot and prior settings, not on every request:
+        it visits every document, which at 100k documents costs a noticeable part of
+        a query. The cache lets go of a reader when the service drops it.
+        """
+        by_priority = _DOCUMENT_PRIORS.setdefault(reader, {})
+        cached = by_priority.get(self)
+        if cached is None:
+            cached = np.array([self.prior(reader.documents[d]) for d in reader.document_ids], dtype=np.float64)
+            cached.setflags(write=False)
+            by_priority[self] = cached
+        return cached
 
     def passage_prior(self, reader: IndexReader) -> np.ndarray:
         """The prior of every passage's document."""

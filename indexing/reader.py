@@ -9,6 +9,7 @@ demand (one read-only connection per thread).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 from evsum.errors import IndexNotReadyError, NotFoundError
 from evsum.records import Citation, Document, Page, Passage, Role, Sentence
 from evsum.text import bm25_tokenize
-from indexing.sentence_traits import TRAIT_NAMES, TRAITS_FILE, read_traits, sentence_traits
+from indexing.sentence_traits import TRAIT_NAMES, TRAITS_FILE, read_traits, save_traits, sentence_traits
 from indexing.snapshot import (
     SnapshotInfo,
     connect_readonly,
@@ -33,6 +34,8 @@ from indexing.snapshot import (
 )
 from indexing.vectors import read_index as read_vector_index
 from indexing.vectors import search as vector_search
+
+logger = logging.getLogger(__name__)
 
 ROLE_CODES = {role: code for code, role in enumerate(Role)}
 
@@ -101,6 +104,10 @@ class IndexReader:
         if missing:  # a snapshot written before (some of) the traits were stored
             rows = connection.execute("SELECT text, section FROM sentences ORDER BY id").fetchall()
             traits.update(sentence_traits([r[0] for r in rows], [r[1] for r in rows], missing))
+            try:  # once: the next start reads them (a read-only index computes them at each start)
+                save_traits(self.snapshot_dir / TRAITS_FILE, traits)
+            except OSError as error:
+                logger.info("could not store sentence traits in %s: %s", self.snapshot_dir, error)
         self.sentence_words = traits["words"]
         self.sentence_section = traits["section"]
         self.sentence_has_number = traits["has_number"]

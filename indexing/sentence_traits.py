@@ -12,9 +12,11 @@ load time.
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -78,9 +80,18 @@ def sentence_traits(texts: Sequence[str], sections: Sequence[str | None],
 
 def write_traits(path: Path, texts: Sequence[str], sections: Sequence[str | None]) -> None:
     """Compute and store the traits of every sentence of a snapshot."""
-    traits = sentence_traits(texts, sections)
-    with path.open("wb") as handle:
-        np.savez(handle, **traits)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
+    save_traits(path, sentence_traits(texts, sections))
+
+
+def save_traits(path: Path, traits: Mapping[str, np.ndarray]) -> None:
+    """Store trait arrays atomically: a reader sees the old file or the new one, never part of one."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    try:
+        with temporary.open("wb") as handle:
+            np.savez(handle, **traits)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def read_traits(path: Path, n_sentences: int) -> dict[str, np.ndarray]:

@@ -31,7 +31,7 @@ from evsum.settings import SourcePrioritySettings
 from evsum.text import squash
 from indexing.sidecar import csv_rows, normalise_doi
 from service.domain import FlagKind, NewFlag, Release, Retraction, ReviewFlag, SavedQuestion, utcnow
-from service.evidence import Evidence
+from service.evidence import Evidence, source_metadata
 from service.store import DraftRepository, RecheckRepository
 
 RETRACTION_COLUMNS = ("doi", "pmid", "document_id")
@@ -105,10 +105,8 @@ def _date_key(meta: Mapping[str, str]) -> tuple[int, int, tuple[int, ...]]:
 
 
 def _document_meta(document: Document) -> dict[str, str]:
-    s = document.source
-    return {"title": document.title, "issuer": s.issuer, "published": s.published,
-            "year": str(s.year or ""), "version": s.version, "doc_type": s.doc_type.value, "doi": s.doi,
-            "pmid": s.pmid, "sha256": document.sha256, "source_path": document.source_path}
+    """A document's source fields as a release freezes them, with its title and path."""
+    return {"title": document.title, "source_path": document.source_path, **source_metadata(document)}
 
 
 def find_flags(releases: list[Release], documents: Mapping[str, Document] | None,

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import SHARED, add_keys, make_settings
 
@@ -157,6 +158,27 @@ def test_scifact_run_reports_retrieval_and_rationales(scifact_files: tuple[Path,
     rules = metrics["run"]["rationale_rules"]
     assert rules["tuned_on"] == "train" and rules["system"]["k_max"] >= 1
     assert system["rationale_recall"] > 0.0  # gold abstracts are given: some rationale is always found
+    # split "all": the tuning (train) claims are evaluated too, and their abstracts never count as unseen
+    tuned = metrics["run"]["rationale_rules"]["tune_pairs"]
+    assert 0 < metrics["n_rationale_pairs_unseen"] <= metrics["n_rationale_pairs"] - tuned
+    assert 0.0 <= system["rationale_f1_unseen_abstracts"] <= 1.0
+    assert "rationale_f1_unseen_abstracts" in baselines["cosine"]
+
+
+def test_scifact_rationale_f1_on_unseen_abstracts_leaves_out_abstracts_tuning_claims_cite() -> None:
+    from eval.rationale import PairScores, SelectionRule
+    from eval.scifact import _aggregate
+
+    def pair(claim: str, document: str, gold: int) -> PairScores:
+        return PairScores(claim, document, frozenset({gold}), (0, 1), np.array([1.0, 0.0]), np.array([1.0, 0.0]))
+
+    tune_pairs = [pair("t1", "seen", 0)]
+    eval_pairs = [pair("d1", "seen", 0), pair("d2", "new", 1)]  # right on the seen abstract, wrong on the new
+    rules = {"system": SelectionRule(1, 1.0), "cosine": SelectionRule(1, 1.0)}
+    metrics = _aggregate([], set(), set(), eval_pairs, rules, tune_pairs)
+    assert metrics["n_rationale_pairs_unseen"] == 1
+    assert metrics["system"]["rationale_f1"] == pytest.approx(0.5)
+    assert metrics["system"]["rationale_f1_unseen_abstracts"] == 0.0
 
 
 def test_sentence_index_mapping_falls_back_to_offsets(tmp_path: Path) -> None:

@@ -72,6 +72,11 @@ def test_source_priority_is_a_documented_prior(sample_index: Path) -> None:
     priors = {d.title[:12]: priority.prior(d) for d in engine.reader.documents.values()}
     assert priors["Healthy diet"] == 1.0 and priors["Guide to Inf"] == pytest.approx(1 - 1 / 7)
     assert priors["Healthy diet"] > priors["Guide to Inf"] > priors["A loss-of-fu"] > priors["REV1 Coordin"]
+    by_row = priority.document_prior(engine.reader)
+    assert by_row.tolist() == [priority.prior(engine.reader.documents[d]) for d in engine.reader.document_ids]
+    assert priority.document_prior(engine.reader) is by_row, "computed once per snapshot, not per request"
+    assert SourcePriority.of(SourcePrioritySettings(weight=0.5)).document_prior(engine.reader) is not by_row
+    assert not by_row.flags.writeable
     query = "insulin secretion in diabetes"
     plain = engine.retriever.search(query, 10)
     boosted = engine.retriever.search(query, 10, priority=priority)

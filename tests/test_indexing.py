@@ -253,7 +253,7 @@ def test_sentence_traits_are_stored_at_index_time_and_match_a_recomputation(samp
 
 def test_a_traits_file_from_before_a_trait_was_added_keeps_the_others(sample_index_copy: Path) -> None:
     """Only the missing trait is computed at load; the stored ones are read as they are."""
-    from indexing.sentence_traits import TRAITS_FILE
+    from indexing.sentence_traits import TRAIT_NAMES, TRAITS_FILE
 
     snapshot = current_snapshot_dir(sample_index_copy)
     assert snapshot is not None
@@ -266,3 +266,8 @@ def test_a_traits_file_from_before_a_trait_was_added_keeps_the_others(sample_ind
     reopened = IndexReader.open(sample_index_copy)
     assert np.array_equal(reopened.sentence_words, full.sentence_words + 1000)
     assert np.array_equal(reopened.sentence_quantity, full.sentence_quantity)
+    with np.load(snapshot / TRAITS_FILE) as stored:  # written back once, so the next start reads it
+        assert set(stored.files) == set(TRAIT_NAMES)
+        assert np.array_equal(stored["quantity"], full.sentence_quantity)
+        assert np.array_equal(stored["words"], full.sentence_words + 1000)
+    assert not [p for p in snapshot.iterdir() if p.name.endswith(".tmp")]
