@@ -204,6 +204,23 @@ class PairedDifference:
         return self.ci95_low > 0.0 or self.ci95_high < 0.0
 
 
+def bootstrap_interval(values: Sequence[float], *, samples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap 95 % interval of the mean of ``values`` (items resampled with replacement, seeded)."""
+    if not values:
+        return 0.0, 0.0
+    import numpy as np
+
+    items = np.asarray(values, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    block = max(1, 1_000_000 // len(items))  # at most a million resampled items in memory at once
+    means = np.concatenate([
+        items[rng.integers(0, len(items), size=(min(block, samples - start), len(items)))].mean(axis=1)
+        for start in range(0, samples, block)
+    ])
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, samples: int = 2000,
                      seed: int = 0) -> PairedDifference:
     """How much system ``a`` beats ``b`` on the same items, and how sure that is.
@@ -214,15 +231,9 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, samples: int = 2
     """
     if len(a) != len(b):
         raise ValueError(f"paired scores differ in length: {len(a)} and {len(b)}")
-    if not a:
-        return PairedDifference(0.0, 0.0, 0.0, 0)
-    import numpy as np
-
-    differences = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    draws = np.random.default_rng(seed).integers(0, len(differences), size=(samples, len(differences)))
-    means = differences[draws].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return PairedDifference(float(differences.mean()), float(low), float(high), len(differences))
+    differences = [x - y for x, y in zip(a, b)]
+    low, high = bootstrap_interval(differences, samples=samples, seed=seed)
+    return PairedDifference(mean(differences), low, high, len(differences))
 
 
 # --- citations -------------------------------------------------------------------------------

@@ -58,5 +58,5 @@ def asks_for_quantity(question: str) -> bool:
 
 
 def states_quantity(sentence: str) -> bool:
-    """Whether the sentence states a measured quantity (citations, figure numbers and years do not count)."""
+    """Whether the sentence states a measured quantity (citation markers and figure numbers do not count)."""
     return bool(_QUANTITY.search(_NOT_A_QUANTITY.sub(" ", sentence)))

@@ -5,9 +5,9 @@ cue or a stated quantity (``evsum.answer_type``), and whether it ends like a
 finished sentence.  The snapshot writer stores
 them as ``sentence_traits.npz`` beside ``meta.sqlite``, so opening an index
 reads a few small arrays instead of running regular expressions over every
-sentence (that took most of the cold start at 100k passages).  Snapshots
-written before this file existed are handled by computing the same traits at
-load time.
+sentence (that took most of the cold start at 100k passages).  For snapshots
+written before this file (or one of its traits) existed, the reader computes
+the missing traits at load and writes the completed file back once.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from evsum.answer_type import states_quantity
 from evsum.text import word_count
 
 TRAITS_FILE = "sentence_traits.npz"
-#: The arrays of ``TRAITS_FILE``; a file with other names (an older snapshot) is recomputed at load.
+#: The arrays of ``TRAITS_FILE``; those an older snapshot lacks are computed at load and written back.
 TRAIT_NAMES: tuple[str, ...] = ("words", "section", "has_number", "finding_cue", "complete", "quantity")
 
 #: Section categories used as scorer features, matched on the section heading text.

@@ -14,6 +14,7 @@ from eval.gold import PubMedQAItem, pubmedqa_abstract, select
 from eval.metrics import (
     CitedSpan,
     RougeTokens,
+    bootstrap_interval,
     citation_is_valid,
     citation_validity,
     lcs_length,
@@ -214,3 +215,12 @@ def test_paired_bootstrap_refuses_unpaired_scores() -> None:
     with pytest.raises(ValueError):
         paired_bootstrap([0.1], [0.1, 0.2])
     assert paired_bootstrap([], []).n == 0
+
+
+def test_bootstrap_interval_of_a_share() -> None:
+    assert bootstrap_interval([1.0, 1.0, 1.0]) == (1.0, 1.0)
+    assert bootstrap_interval([]) == (0.0, 0.0)
+    hits = [1.0] * 42 + [0.0] * 18  # 70 % of 60: the normal approximation gives about 0.58 to 0.82
+    low, high = bootstrap_interval(hits, seed=0)
+    assert 0.55 < low < 0.62 and 0.78 < high < 0.85
+    assert bootstrap_interval(hits, seed=0) == (low, high)

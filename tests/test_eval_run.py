@@ -123,6 +123,8 @@ def test_jsonl_run_over_the_current_index(pubmedqa_file: Path, pubmedqa_run: tup
     assert system["citation_valid"] == 1.0
     assert 0.0 < system["source_recall"] <= 1.0  # every abstract comes from that file
     assert 0.0 <= system["gold_sentence_hit"] <= 1.0 and 0.0 <= system["rougeL"] <= 1.0
+    for share in ("gold_sentence_hit", "source_recall"):
+        assert system[f"{share}_ci95_low"] <= system[share] <= system[f"{share}_ci95_high"], share
 
 
 @pytest.fixture(scope="module")
