@@ -35,7 +35,7 @@ from indexing.snapshot import (
 from indexing.vectors import read_index as read_vector_index
 from indexing.vectors import search as vector_search
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("evsum.indexing")
 
 ROLE_CODES = {role: code for code, role in enumerate(Role)}
 
@@ -107,7 +107,7 @@ class IndexReader:
             try:  # once: the next start reads them (a read-only index computes them at each start)
                 save_traits(self.snapshot_dir / TRAITS_FILE, traits)
             except OSError as error:
-                logger.info("could not store sentence traits in %s: %s", self.snapshot_dir, error)
+                logger.warning("computed sentence traits but could not store them in %s: %s", self.snapshot_dir, error)
         self.sentence_words = traits["words"]
         self.sentence_section = traits["section"]
         self.sentence_has_number = traits["has_number"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from evsum.answer_type import states_quantity
 from evsum.text import word_count
+from indexing.durable import fsync_dir
 
 TRAITS_FILE = "sentence_traits.npz"
 #: The arrays of ``TRAITS_FILE``; those an older snapshot lacks are computed at load and written back.
@@ -89,7 +91,10 @@ def save_traits(path: Path, traits: Mapping[str, np.ndarray]) -> None:
     try:
         with temporary.open("wb") as handle:
             np.savez(handle, **traits)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temporary, path)
+        fsync_dir(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -98,12 +103,15 @@ def read_traits(path: Path, n_sentences: int) -> dict[str, np.ndarray]:
     """The stored traits of ``TRAIT_NAMES``; empty when the file is absent (an older snapshot) or does not match.
 
     A file written before a trait was added holds the others, which are returned;
-    the caller computes only the missing ones.
+    the caller computes only the missing ones. A damaged file counts as absent.
     """
     if not path.is_file():
         return {}
-    with np.load(path) as stored:
-        traits = {name: stored[name] for name in stored.files if name in TRAIT_NAMES}
+    try:
+        with np.load(path) as stored:
+            traits = {name: stored[name] for name in stored.files if name in TRAIT_NAMES}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: the reader recomputes it
+        return {}
     if any(len(values) != n_sentences for values in traits.values()):
         return {}
     return traits

@@ -34,6 +34,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from evsum.records import DocType, Document, LineBox, Page, Passage, Role, Sentence, SourceInfo
+from indexing.durable import fsync_dir
 from indexing.sentence_traits import TRAITS_FILE, write_traits
 from indexing.vectors import build_index, vector_dtype
 
@@ -122,14 +123,6 @@ def new_snapshot_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _lines_json(lines: Iterable[LineBox]) -> str:
     return json.dumps(
         [[ln.char_start, ln.char_end, round(ln.x0, 2), round(ln.y0, 2), round(ln.x1, 2), round(ln.y1, 2)]
@@ -193,7 +186,7 @@ def write_snapshot(index_dir: Path, contents: list[DocumentContent], encoder: st
                     os.fsync(handle.fileno())
         final = root / info.id
         os.replace(staging, final)
-        _fsync_dir(root)
+        fsync_dir(root)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -208,7 +201,7 @@ def _point_current(index_dir: Path, name: str) -> None:
     with tmp.open("rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, index_dir / CURRENT_FILE)
-    _fsync_dir(index_dir)
+    fsync_dir(index_dir)
 
 
 def remove_old_snapshots(index_dir: Path, keep: int) -> None:

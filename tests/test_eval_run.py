@@ -160,14 +160,15 @@ def test_scifact_run_reports_retrieval_and_rationales(scifact_files: tuple[Path,
     rules = metrics["run"]["rationale_rules"]
     assert rules["tuned_on"] == "train" and rules["system"]["k_max"] >= 1
     assert system["rationale_recall"] > 0.0  # gold abstracts are given: some rationale is always found
-    # split "all": the tuning (train) claims are evaluated too, and their abstracts never count as unseen
+    # split "all": the train claims are evaluated too, and their evidence abstracts never count as unseen
     tuned = metrics["run"]["rationale_rules"]["tune_pairs"]
     assert 0 < metrics["n_rationale_pairs_unseen"] <= metrics["n_rationale_pairs"] - tuned
     assert 0.0 <= system["rationale_f1_unseen_abstracts"] <= 1.0
     assert "rationale_f1_unseen_abstracts" in baselines["cosine"]
+    assert "rationale_f1_unseen_abstracts" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
 
 
-def test_scifact_rationale_f1_on_unseen_abstracts_leaves_out_abstracts_tuning_claims_cite() -> None:
+def test_scifact_rationale_f1_on_unseen_abstracts_leaves_out_evidence_of_train_claims() -> None:
     from eval.rationale import PairScores, SelectionRule
     from eval.scifact import _aggregate
 
@@ -177,10 +178,16 @@ def test_scifact_rationale_f1_on_unseen_abstracts_leaves_out_abstracts_tuning_cl
     tune_pairs = [pair("t1", "seen", 0)]
     eval_pairs = [pair("d1", "seen", 0), pair("d2", "new", 1)]  # right on the seen abstract, wrong on the new
     rules = {"system": SelectionRule(1, 1.0), "cosine": SelectionRule(1, 1.0)}
-    metrics = _aggregate([], set(), set(), eval_pairs, rules, tune_pairs)
+    metrics = _aggregate([], set(), set(), eval_pairs, rules, tune_pairs, {"seen", "also-train"})
     assert metrics["n_rationale_pairs_unseen"] == 1
     assert metrics["system"]["rationale_f1"] == pytest.approx(0.5)
     assert metrics["system"]["rationale_f1_unseen_abstracts"] == 0.0
+    # evidence of a train claim counts as seen even when that claim was not scored (a --limit sample)
+    limited = _aggregate([], set(), set(), eval_pairs, rules, [], {"seen"})
+    assert limited["n_rationale_pairs_unseen"] == 1
+    everything_seen = _aggregate([], set(), set(), eval_pairs, rules, tune_pairs, {"seen", "new"})
+    assert everything_seen["n_rationale_pairs_unseen"] == 0
+    assert "rationale_f1_unseen_abstracts" not in everything_seen["system"]
 
 
 def test_sentence_index_mapping_falls_back_to_offsets(tmp_path: Path) -> None:

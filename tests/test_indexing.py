@@ -271,3 +271,29 @@ def test_a_traits_file_from_before_a_trait_was_added_keeps_the_others(sample_ind
         assert np.array_equal(stored["quantity"], full.sentence_quantity)
         assert np.array_equal(stored["words"], full.sentence_words + 1000)
     assert not [p for p in snapshot.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_damaged_traits_file_is_recomputed_and_an_unwritable_one_still_opens(
+        sample_index_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A traits file cut short (power loss) counts as absent; a failed write-back is logged, not fatal."""
+    import indexing.reader as reader_module
+    from indexing.sentence_traits import TRAITS_FILE
+
+    snapshot = current_snapshot_dir(sample_index_copy)
+    assert snapshot is not None
+    full = IndexReader.open(sample_index_copy)
+    (snapshot / TRAITS_FILE).write_bytes((snapshot / TRAITS_FILE).read_bytes()[:100])
+
+    def refuse(path: Path, traits: object) -> None:
+        raise PermissionError(13, "read-only index", str(path))
+
+    monkeypatch.setattr(reader_module, "save_traits", refuse)
+    with caplog.at_level("WARNING", logger="evsum.indexing"):
+        reopened = IndexReader.open(sample_index_copy)
+    assert np.array_equal(reopened.sentence_quantity, full.sentence_quantity)
+    assert np.array_equal(reopened.sentence_words, full.sentence_words)
+    assert "could not store" in caplog.text
+    monkeypatch.undo()
+    IndexReader.open(sample_index_copy)  # now writable: the file is repaired
+    with np.load(snapshot / TRAITS_FILE) as stored:
+        assert np.array_equal(stored["complete"], full.sentence_complete)
