@@ -12,9 +12,7 @@ the missing traits at load and writes the completed file back once.
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -23,7 +21,7 @@ import numpy as np
 
 from evsum.answer_type import states_quantity
 from evsum.text import word_count
-from indexing.durable import fsync_dir
+from indexing.durable import replace_atomically
 
 TRAITS_FILE = "sentence_traits.npz"
 #: The arrays of ``TRAITS_FILE``; those an older snapshot lacks are computed at load and written back.
@@ -87,16 +85,7 @@ def write_traits(path: Path, texts: Sequence[str], sections: Sequence[str | None
 
 def save_traits(path: Path, traits: Mapping[str, np.ndarray]) -> None:
     """Store trait arrays atomically: a reader sees the old file or the new one, never part of one."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        with temporary.open("wb") as handle:
-            np.savez(handle, **traits)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-        fsync_dir(path.parent)
-    finally:
-        temporary.unlink(missing_ok=True)
+    replace_atomically(path, lambda handle: np.savez(handle, **traits))  # type: ignore[arg-type]
 
 
 def read_traits(path: Path, n_sentences: int) -> dict[str, np.ndarray]:

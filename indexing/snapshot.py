@@ -34,7 +34,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from evsum.records import DocType, Document, LineBox, Page, Passage, Role, Sentence, SourceInfo
-from indexing.durable import fsync_dir
+from indexing.durable import fsync_dir, replace_atomically
 from indexing.sentence_traits import TRAITS_FILE, write_traits
 from indexing.vectors import build_index, vector_dtype
 
@@ -196,12 +196,7 @@ def write_snapshot(index_dir: Path, contents: list[DocumentContent], encoder: st
 
 
 def _point_current(index_dir: Path, name: str) -> None:
-    tmp = index_dir / f".{CURRENT_FILE}.{uuid.uuid4().hex[:8]}"
-    tmp.write_text(name + "\n", encoding="utf-8")
-    with tmp.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, index_dir / CURRENT_FILE)
-    fsync_dir(index_dir)
+    replace_atomically(index_dir / CURRENT_FILE, lambda handle: handle.write((name + "\n").encode("utf-8")))
 
 
 def remove_old_snapshots(index_dir: Path, keep: int) -> None:
