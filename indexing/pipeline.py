@@ -32,6 +32,7 @@ from indexing.parsed import ParsedSource
 from indexing.segment import segment
 from indexing.sidecar import Sidecar
 from indexing.snapshot import (
+    SEARCH_TEXT_VERSION,
     DocumentContent,
     current_snapshot_dir,
     iter_document_content,
@@ -232,7 +233,7 @@ def run_index(
     if sidecar is not None:
         _apply_sidecar(parsed_new, sidecar)
 
-    if not parsed_new and report.removed_documents == 0 and existing:
+    if not parsed_new and report.removed_documents == 0 and existing and not _search_text_outdated(settings.index_dir):
         report.up_to_date = True
         _fill_counts(report, settings.index_dir)
         report.reused_documents = len(existing)
@@ -434,6 +435,12 @@ def _encode(encoder: Encoder, texts: list[str], batch_size: int, label: str, pro
             out[idx] = encoder.encode_passages([texts[i] for i in idx])
             bar.update(len(idx))
     return out
+
+
+def _search_text_outdated(index_dir: Path) -> bool:
+    """Whether the current snapshot's BM25 text predates ``SEARCH_TEXT_VERSION`` (then it is rewritten)."""
+    snapshot = current_snapshot_dir(index_dir)
+    return snapshot is not None and read_info(snapshot).search_text_version < SEARCH_TEXT_VERSION
 
 
 def _fill_counts(report: IndexReport, index_dir: Path) -> None:

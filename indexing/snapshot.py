@@ -9,8 +9,8 @@ Layout of ``index_dir``::
         sentence_vectors.npy    (n_sentences, dim), row i = sentence id i; likewise
         passages.faiss          FAISS inner-product index over passage vectors (flat, IVF-SQ8 above 200k)
         sentences.faiss         FAISS inner-product index over sentence vectors (likewise)
-        bm25_passages/          bm25s index over passage text
-        bm25_sentences/         bm25s index over sentence text
+        bm25_passages/          bm25s index over passage text, abbreviations spelled out (indexing.abbreviations)
+        bm25_sentences/         bm25s index over sentence text, likewise
         sentence_traits.npz     per-sentence scorer traits (words, section, number, cue, complete, quantity)
         snapshot.json           id, creation time, encoder, counts
 
@@ -29,11 +29,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from evsum.records import DocType, Document, LineBox, Page, Passage, Role, Sentence, SourceInfo
+from indexing.abbreviations import document_definitions, search_texts
 from indexing.durable import fsync_dir, replace_atomically
 from indexing.sentence_traits import TRAITS_FILE, write_traits
 from indexing.vectors import build_index, vector_dtype
@@ -43,6 +44,10 @@ SNAPSHOTS_DIR = "snapshots"
 META_DB = "meta.sqlite"
 SNAPSHOT_INFO = "snapshot.json"
 SCHEMA_VERSION = 1
+#: How the BM25 search text is derived from passages and sentences. 1: the text as quoted;
+#: 2: with the document's abbreviations spelled out. An index of an older version is rewritten
+#: by the next ``evsum index`` even when no source changed.
+SEARCH_TEXT_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -101,6 +106,16 @@ class SnapshotInfo:
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, object] = field(default_factory=dict)
 
+    @property
+    def search_text_version(self) -> int:
+        """``SEARCH_TEXT_VERSION`` of the snapshot's BM25 text (1 for snapshots written before it existed).
+
+        Kept in ``extra`` rather than as a field, so that code from before the change can still read
+        snapshots written after it (a rolled-back service keeps serving).
+        """
+        value = self.extra.get("search_text_version", 1)
+        return value if isinstance(value, int) else 1
+
 
 def snapshots_root(index_dir: Path) -> Path:
     """Directory that holds every snapshot of ``index_dir``."""
@@ -157,7 +172,7 @@ def write_snapshot(index_dir: Path, contents: list[DocumentContent], encoder: st
         pages=sum(len(c.pages) for c in contents),
         passages=sum(len(c.passages) for c in contents),
         sentences=sum(len(c.sentences) for c in contents),
-        extra=extra or {},
+        extra={**(extra or {}), "search_text_version": SEARCH_TEXT_VERSION},
     )
     staging = root / f".staging-{info.id}"
     staging.mkdir()
@@ -175,8 +190,9 @@ def write_snapshot(index_dir: Path, contents: list[DocumentContent], encoder: st
                 np.asarray(sentence_vectors, dtype=vector_dtype(len(sentence_vectors))))
         _write_faiss(staging / "passages.faiss", passage_vectors)
         _write_faiss(staging / "sentences.faiss", sentence_vectors)
-        _write_bm25(staging / "bm25_passages", [p.text for c in contents for p in c.passages])
-        _write_bm25(staging / "bm25_sentences", [s.text for c in contents for s in c.sentences])
+        passage_texts, sentence_texts = _bm25_texts(contents)
+        _write_bm25(staging / "bm25_passages", passage_texts)
+        _write_bm25(staging / "bm25_sentences", sentence_texts)
         write_traits(staging / TRAITS_FILE, [s.text for c in contents for s in c.sentences],
                      [s.section for c in contents for s in c.sentences])
         (staging / SNAPSHOT_INFO).write_text(json.dumps(dataclasses.asdict(info), indent=2), encoding="utf-8")
@@ -288,6 +304,17 @@ def _write_faiss(path: Path, vectors: np.ndarray) -> None:
     faiss.write_index(build_index(vectors), str(path))
 
 
+def _bm25_texts(contents: Sequence[DocumentContent]) -> tuple[list[str], list[str]]:
+    """Passage and sentence search texts: each with its document's abbreviations spelled out."""
+    passages: list[str] = []
+    sentences: list[str] = []
+    for content in contents:
+        definitions = document_definitions(p.text for p in content.passages)
+        passages += search_texts([p.text for p in content.passages], definitions)
+        sentences += search_texts([s.text for s in content.sentences], definitions)
+    return passages, sentences
+
+
 def _write_bm25(path: Path, texts: list[str]) -> None:
     import bm25s
 
@@ -374,4 +401,5 @@ def iter_document_content(snapshot_dir: Path, document_ids: Iterable[str]) -> It
 def read_info(snapshot_dir: Path) -> SnapshotInfo:
     """The ``snapshot.json`` of a snapshot directory."""
     raw = json.loads((snapshot_dir / SNAPSHOT_INFO).read_text(encoding="utf-8"))
-    return SnapshotInfo(**raw)
+    known = {f.name for f in dataclasses.fields(SnapshotInfo)}
+    return SnapshotInfo(**{k: v for k, v in raw.items() if k in known})  # keys of newer versions are ignored
