@@ -5,7 +5,9 @@ ROUGE against ``gold_summary``; source recall (the summary cites a document whos
 ``source_path`` file name is among ``gold_sources``); gold-sentence hit (a summary
 sentence equals, contains or is contained in a ``gold_sentences`` entry, after
 whitespace normalisation); recall@k of ``gold_doc_ids`` in the retrieved
-documents; citation validity and latency for all.
+documents; citation validity and latency for all. ``by_group`` repeats the
+shares for each value of a field the gold file adds (``kind``: paper or
+guideline), and the report lists the questions whose answer sentence was not quoted.
 """
 
 from __future__ import annotations
@@ -31,12 +33,15 @@ from eval.common import (
 )
 from eval.gold import GenericItem, load_generic, select
 from eval.metrics import ROUGE_TYPES, bootstrap_interval, citation_is_valid, mean, recall_at_k, rouge
-from eval.report import Section, distributions, histogram, metric_table, note, write_report
+from eval.report import Section, distributions, histogram, metric_table, note, table, write_report
 from eval.splits import split_of
 from evsum.settings import Settings
 
 _SPACE = re.compile(r"\s+")
 DOC_KS: tuple[int, ...] = (5, 10)
+#: A gold field is a grouping (``by_group``) when every question gives it as a string with this many values at most.
+MAX_GROUP_VALUES = 12
+MAX_MISSES_SHOWN = 200
 
 
 def normalise(text: str) -> str:
@@ -123,7 +128,46 @@ def aggregate(results: list[GenericResult], seed: int = 0) -> dict[str, Any]:
     system.update(summary_stats([r.summary for r in results], [ok for r in results for ok in r.valid]))
     counts = {"with_gold_summary": len(with_rouge), "with_gold_sources": len(sources),
               "with_gold_sentences": len(sentences), "with_gold_doc_ids": len(recalls)}
-    return {"n": len(results), "counts": counts, "system": system, "baselines": {}}
+    return {"n": len(results), "counts": counts, "system": system, "baselines": {}, "by_group": by_group(results)}
+
+
+def by_group(results: Sequence[GenericResult]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per value of each grouping field (a string field of every question, 2 to ``MAX_GROUP_VALUES`` values):
+    the number of questions and the mean gold-sentence hit, source recall and ROUGE-L over them."""
+    fields = sorted({key for r in results for key in r.item.extra})
+    groups: dict[str, dict[str, dict[str, float]]] = {}
+    for name in fields:
+        raw = [r.item.extra.get(name) for r in results]
+        values = [v for v in raw if isinstance(v, str)]
+        if len(values) < len(raw) or not 2 <= len(set(values)) <= MAX_GROUP_VALUES:
+            continue
+        groups[name] = {}
+        for value in sorted(set(values)):
+            members = [r for r, v in zip(results, values) if v == value]
+            shares: dict[str, float] = {"n": float(len(members))}
+            for metric, hits in (("gold_sentence_hit", [r.sentence_hit for r in members]),
+                                 ("source_recall", [r.source_hit for r in members])):
+                known = [1.0 if h else 0.0 for h in hits if h is not None]
+                if known:
+                    shares[metric] = mean(known)
+            rouge_l = [r.rouge["rougeL"] for r in members if r.rouge is not None]
+            if rouge_l:
+                shares["rougeL"] = mean(rouge_l)
+            groups[name][str(value)] = shares
+    return groups
+
+
+def _misses_table(results: Sequence[GenericResult]) -> str:
+    """Questions with gold sentences none of which was quoted: the first gold sentence and the first quoted one."""
+    rows = []
+    for r in results:
+        if r.sentence_hit is not False:
+            continue
+        first = r.summary.sentences[0] if r.summary.sentences else None
+        quoted = f"{first.text} ({file_name(first.source_path)}, p. {first.page})" if first else r.summary.status
+        rows.append([r.item.id, r.item.question, r.item.gold_sentences[0], quoted])
+    return table(["id", "question", "answer sentence (gold)", "first sentence quoted"], rows[:MAX_MISSES_SHOWN],
+                 text=True)
 
 
 def _report(path: Path, metrics: dict[str, Any], results: list[GenericResult]) -> None:
@@ -135,8 +179,16 @@ def _report(path: Path, metrics: dict[str, Any], results: list[GenericResult]) -
     rouge_l = [r.rouge["rougeL"] for r in results if r.rouge is not None]
     if rouge_l:
         parts.append(distributions({"system": rouge_l}, "Per-question ROUGE-L F1", "ROUGE-L F1"))
+    groups = [Section(f"By {name}", [metric_table(
+        {f"{name} = {value}": shares for value, shares in per_value.items()},
+        ["n", "gold_sentence_hit", "source_recall", "rougeL"])]) for name, per_value in metrics["by_group"].items()]
+    missed = sum(1 for r in results if r.sentence_hit is False)
     sections = [
         Section("Summary quality", parts),
+        *groups,
+        *([Section(f"Questions whose answer sentence was not quoted ({missed})", [
+            note(f"At most {MAX_MISSES_SHOWN} shown; predictions.jsonl has every summary in full."),
+            _misses_table(results)])] if missed else []),
         Section("Latency", [
             metric_table({"system": system}, ["latency_ms_p50", "latency_ms_p95", "latency_ms_mean"]),
             histogram([r.summary.latency_ms for r in results], "Summary latency", "milliseconds"),

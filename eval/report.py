@@ -25,7 +25,7 @@ h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid
 table{border-collapse:collapse;margin:.6rem 0 1rem}th,td{border:1px solid #ccc;padding:.3rem .6rem;
 text-align:right}th:first-child,td:first-child{text-align:left}thead th{background:#f1f4f7}
 img{max-width:100%;margin:.4rem 0}.note{color:#555;font-size:.9rem}pre{background:#f6f6f6;padding:.6rem;
-overflow:auto;font-size:.8rem}
+overflow:auto;font-size:.8rem}table.text td,table.text th{text-align:left;vertical-align:top}
 """
 
 
@@ -46,11 +46,12 @@ def fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """An HTML table; the first column is a row label."""
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, text: bool = False) -> str:
+    """An HTML table; the first column is a row label. ``text`` left-aligns every cell (sentences, not numbers)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{fmt(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    css = ' class="text"' if text else ""
+    return f"<table{css}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def metric_table(systems: Mapping[str, Mapping[str, float]], metrics: Sequence[str]) -> str:
