@@ -26,7 +26,7 @@ PRIOR_WEIGHTS: dict[str, float] = {
     "passage_cosine": 0.10,
     "passage_rrf": 0.05,
     "sentence_rrf": 0.05,
-    "answer_type": 0.10,
+    "answer_type": 0.15,
 }
 
 
