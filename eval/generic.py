@@ -153,7 +153,7 @@ def by_group(results: Sequence[GenericResult]) -> dict[str, dict[str, dict[str, 
             rouge_l = [r.rouge["rougeL"] for r in members if r.rouge is not None]
             if rouge_l:
                 shares["rougeL"] = mean(rouge_l)
-            groups[name][str(value)] = shares
+            groups[name][value] = shares
     return groups
 
 

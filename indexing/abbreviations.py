@@ -78,9 +78,9 @@ def _plausible_long_form(short: str, long: str) -> bool:
     lowered, short_lower = long.lower(), short.lower()
     if len(long) <= len(short) or short_lower in lowered.split() or lowered.endswith(short_lower):
         return False
-    words = long.split()
-    if words[0].lower() in _FUNCTION_WORDS and not all(
-            w[0].isupper() for w in words if w.lower() not in _FUNCTION_WORDS or w is words[0]):
+    first, *rest = long.split()
+    content_words = [w for w in rest if w.lower() not in _FUNCTION_WORDS]
+    if first.lower() in _FUNCTION_WORDS and not (first[0].isupper() and all(w[0].isupper() for w in content_words)):
         return False
     if "@" in long or "://" in long:
         return False
