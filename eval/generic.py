@@ -131,20 +131,26 @@ def aggregate(results: list[GenericResult], seed: int = 0) -> dict[str, Any]:
     return {"n": len(results), "counts": counts, "system": system, "baselines": {}, "by_group": by_group(results)}
 
 
-def by_group(results: Sequence[GenericResult]) -> dict[str, dict[str, dict[str, float]]]:
-    """Per value of each grouping field (a string field of every question, 2 to ``MAX_GROUP_VALUES`` values):
-    the number of questions and the mean gold-sentence hit, source recall and ROUGE-L over them."""
+def by_group(results: Sequence[GenericResult]) -> dict[str, dict[str, dict[str, float | int]]]:
+    """Per value of each grouping field: the number of questions and the mean gold-sentence hit, source
+    recall and ROUGE-L over them.
+
+    A grouping field is one every question gives as a string, with at most ``MAX_GROUP_VALUES`` values
+    and fewer values than questions (so a free-text note is not one); a run whose questions all share
+    one value (``--limit``, ``--split``) still shows that value.
+    """
     fields = sorted({key for r in results for key in r.item.extra})
-    groups: dict[str, dict[str, dict[str, float]]] = {}
+    groups: dict[str, dict[str, dict[str, float | int]]] = {}
     for name in fields:
         raw = [r.item.extra.get(name) for r in results]
         values = [v for v in raw if isinstance(v, str)]
-        if len(values) < len(raw) or not 2 <= len(set(values)) <= MAX_GROUP_VALUES:
+        distinct = len(set(values))
+        if len(values) < len(raw) or not 1 <= distinct <= MAX_GROUP_VALUES or distinct == len(values) > 1:
             continue
         groups[name] = {}
         for value in sorted(set(values)):
             members = [r for r, v in zip(results, values) if v == value]
-            shares: dict[str, float] = {"n": float(len(members))}
+            shares: dict[str, float | int] = {"n": len(members)}
             for metric, hits in (("gold_sentence_hit", [r.sentence_hit for r in members]),
                                  ("source_recall", [r.source_hit for r in members])):
                 known = [1.0 if h else 0.0 for h in hits if h is not None]
@@ -164,7 +170,8 @@ def _misses_table(results: Sequence[GenericResult]) -> str:
         if r.sentence_hit is not False:
             continue
         first = r.summary.sentences[0] if r.summary.sentences else None
-        quoted = f"{first.text} ({file_name(first.source_path)}, p. {first.page})" if first else r.summary.status
+        source = file_name(first.source_path) or first.document_id if first else ""
+        quoted = f"{first.text} ({source}, p. {first.page})" if first else r.summary.status
         rows.append([r.item.id, r.item.question, r.item.gold_sentences[0], quoted])
     return table(["id", "question", "answer sentence (gold)", "first sentence quoted"], rows[:MAX_MISSES_SHOWN],
                  text=True)

@@ -113,9 +113,10 @@ def test_jsonl_run_over_the_current_index(pubmedqa_file: Path, pubmedqa_run: tup
     gold = tmp_path / "gold.jsonl"
     lines = [{"id": pmid, "question": item["QUESTION"], "gold_summary": item["LONG_ANSWER"],
               "gold_sources": ["pubmedqa_abstracts.jsonl"], "gold_sentences": [item["CONTEXTS"][0]],
-              "gold_doc_ids": [pmid], "kind": "paper" if n % 2 else "guideline", "page": n}
+              "gold_doc_ids": [pmid], "kind": "paper" if n % 2 else "guideline", "page": n, "note": f"item {n}"}
              for n, (pmid, item) in enumerate(list(items.items())[:4])]
-    lines.append({"question": "What is the boiling point of tungsten?", "kind": "paper", "page": 9})
+    lines.append({"question": "What is the boiling point of tungsten?", "kind": "paper", "page": 9,
+                  "note": "off topic"})
     # an answer sentence that no summary can quote: listed in the report as missed
     lines[0]["gold_sentences"] = ["This sentence is in no abstract at all, so it is never quoted."]
     gold.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
@@ -128,7 +129,7 @@ def test_jsonl_run_over_the_current_index(pubmedqa_file: Path, pubmedqa_run: tup
     assert 0.0 <= system["gold_sentence_hit"] <= 1.0 and 0.0 <= system["rougeL"] <= 1.0
     for share in ("gold_sentence_hit", "source_recall"):
         assert system[f"{share}_ci95_low"] <= system[share] <= system[f"{share}_ci95_high"], share
-    # broken down by the file's own string field (not by the numeric "page"), over the questions that carry gold
+    # broken down by the file's own string field: not by the numeric "page", nor by a note unique to each question
     groups = metrics["by_group"]
     assert set(groups) == {"kind"} and set(groups["kind"]) == {"paper", "guideline"}
     assert groups["kind"]["paper"]["n"] == 3 and groups["kind"]["guideline"]["n"] == 2
@@ -138,7 +139,7 @@ def test_jsonl_run_over_the_current_index(pubmedqa_file: Path, pubmedqa_run: tup
     assert groups["kind"]["guideline"]["gold_sentence_hit"] == (0 + bool(hits[2])) / 2
     assert groups["kind"]["paper"]["gold_sentence_hit"] == (bool(hits[1]) + bool(hits[3])) / 2
     report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    assert "By kind" in report and "kind = guideline" in report
+    assert "By kind" in report and "kind = guideline" in report and "<td>3</td>" in report  # counts as integers
     missed = sum(h is False for h in hits)
     assert f"Questions whose answer sentence was not quoted ({missed})" in report
     assert "This sentence is in no abstract at all" in report
