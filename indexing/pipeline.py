@@ -401,40 +401,67 @@ def _build_new(new: list[Candidate], reused: list[DocumentContent], settings: In
         pages = [Page(candidate.id, p.number, p.text, p.width, p.height, p.lines) for p in parsed.pages]
         empty = np.zeros((0, encoder.dim), dtype=np.float32)
         built.append(DocumentContent(document, pages, sentences, passages, empty, empty))
-    passage_texts = [p.text for c in built for p in c.passages]
-    sentence_texts = [s.text for c in built for s in c.sentences]
-    report.new_passages = len(passage_texts)
+    report.new_passages = sum(len(c.passages) for c in built)
     t_embed = time.perf_counter()
     report.timings["split_s"] = t_embed - t_split
     if settings.late_chunking and isinstance(encoder, TokenEncoder):
-        passage_vectors, sentence_vectors = late_chunk(encoder, [p for c in built for p in c.passages],
-                                                       [s for c in built for s in c.sentences])
+        _assign_vectors(built, *late_chunk(encoder, [p for c in built for p in c.passages],
+                                           [s for c in built for s in c.sentences]))
+    elif settings.batch_across_documents:
+        _assign_vectors(built, _encode_sorted(encoder, [p.text for c in built for p in c.passages],
+                                              settings.embed_batch_size, "embed passages", progress),
+                        _encode_sorted(encoder, [s.text for c in built for s in c.sentences],
+                                       settings.embed_batch_size, "embed sentences", progress))
     else:
-        passage_vectors = _encode(encoder, passage_texts, settings.embed_batch_size, "embed passages", progress)
-        sentence_vectors = _encode(encoder, sentence_texts, settings.embed_batch_size, "embed sentences", progress)
+        _encode_each_document(encoder, built, progress)
     report.timings["embed_s"] = time.perf_counter() - t_embed
+    return built
+
+
+def _assign_vectors(built: list[DocumentContent], passage_vectors: np.ndarray, sentence_vectors: np.ndarray) -> None:
+    """Hand each document its rows of vectors computed for all new documents in order."""
     p_cursor = s_cursor = 0
     for content in built:
         content.passage_vectors = passage_vectors[p_cursor:p_cursor + len(content.passages)]
         content.sentence_vectors = sentence_vectors[s_cursor:s_cursor + len(content.sentences)]
         p_cursor += len(content.passages)
         s_cursor += len(content.sentences)
-    return built
 
 
-def _encode(encoder: Encoder, texts: list[str], batch_size: int, label: str, progress: bool) -> np.ndarray:
-    """Encode in chunks with a progress bar; length-sorted so batches pad little."""
-    if not texts:
-        return np.zeros((0, encoder.dim), dtype=np.float32)
-    order = np.argsort([len(t) for t in texts], kind="stable")
+def _encode_each_document(encoder: Encoder, built: list[DocumentContent], progress: bool) -> None:
+    """Embed each document's passages and sentences in calls of their own (the default).
+
+    The int8 encoder quantises activations per batch, so a text's vector moves slightly with
+    its batch partners (cosine about 0.99 to the same text alone). Batches drawn from one
+    document only make every vector a function of its own document: a full rebuild and an
+    incremental run that adds other documents give the same vectors, and so the same rankings.
+    """
+    total = sum(len(c.passages) + len(c.sentences) for c in built)
+    with tqdm(total=total, desc="embed", unit="text", disable=not progress) as bar:
+        for content in built:
+            content.passage_vectors = _encode(encoder, [p.text for p in content.passages])
+            content.sentence_vectors = _encode(encoder, [s.text for s in content.sentences])
+            bar.update(len(content.passages) + len(content.sentences))
+
+
+def _encode_sorted(encoder: Encoder, texts: list[str], batch_size: int, label: str, progress: bool) -> np.ndarray:
+    """Texts of all new documents, length-sorted so batches pad little (``batch_across_documents``)."""
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    order = np.argsort([len(t) for t in texts], kind="stable")
     chunk = max(batch_size * 8, 1)
     with tqdm(total=len(texts), desc=label, unit="text", disable=not progress) as bar:
         for start in range(0, len(texts), chunk):
-            idx = order[start:start + chunk]
-            out[idx] = encoder.encode_passages([texts[i] for i in idx])
-            bar.update(len(idx))
+            rows = order[start:start + chunk]
+            out[rows] = encoder.encode_passages([texts[i] for i in rows])
+            bar.update(len(rows))
     return out
+
+
+def _encode(encoder: Encoder, texts: list[str]) -> np.ndarray:
+    """Vectors of ``texts`` (the encoder batches them, length-sorted); an empty list gives a 0-row array."""
+    if not texts:
+        return np.zeros((0, encoder.dim), dtype=np.float32)
+    return np.asarray(encoder.encode_passages(texts), dtype=np.float32)
 
 
 def _search_text_outdated(index_dir: Path) -> bool:

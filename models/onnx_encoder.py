@@ -52,12 +52,37 @@ def model_fingerprint(model_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+#: The packages whose versions shape the exported graph and its quantised weights.
+EXPORT_TOOLCHAIN: tuple[str, ...] = ("torch", "transformers", "onnx", "onnxruntime")
+
+
+def toolchain_fingerprint() -> str:
+    """SHA-256 over the installed versions of ``EXPORT_TOOLCHAIN`` (first 8 hex).
+
+    A different torch, transformers, onnx or onnxruntime can export slightly different int8
+    weights, and so different vectors; keying the cache by these versions means a graph is only
+    reused by the toolchain that made it (``constraints.txt`` pins them).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "absent"
+
+    described = ";".join(f"{package}=={installed(package)}" for package in EXPORT_TOOLCHAIN)
+    return hashlib.sha256(described.encode()).hexdigest()[:8]
+
+
 def export_int8(model_dir: Path, cache_dir: Path) -> Path:
     """The int8 ONNX graph of ``model_dir``, exported and quantised on first use (a few seconds).
 
+    Cached under the weights' fingerprint and the export toolchain's (``toolchain_fingerprint``).
     Written to a temporary name and renamed, so concurrent processes never read a partial file.
     """
-    target = cache_dir / f"{model_dir.name}-{model_fingerprint(model_dir)}" / INT8_FILE
+    key = f"{model_dir.name}-{model_fingerprint(model_dir)}-{toolchain_fingerprint()}"
+    target = cache_dir / key / INT8_FILE
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

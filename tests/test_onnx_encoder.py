@@ -12,7 +12,13 @@ from evsum.errors import IndexNotReadyError
 from evsum.settings import ModelSettings
 from indexing.reader import IndexReader
 from models.encoders import MiniLMEncoder, build_encoder, packaged_model_path
-from models.onnx_encoder import INT8_FILE, OnnxInt8Encoder, export_int8, model_fingerprint
+from models.onnx_encoder import (
+    INT8_FILE,
+    OnnxInt8Encoder,
+    export_int8,
+    model_fingerprint,
+    toolchain_fingerprint,
+)
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.model
@@ -63,12 +69,22 @@ def test_length_sorted_batches_return_rows_in_input_order(int8_encoder: OnnxInt8
 def test_export_is_cached_and_keyed_by_the_weights(int8_encoder: OnnxInt8Encoder, tmp_path: Path) -> None:
     graph = int8_encoder.graph_path
     assert graph is not None and graph.name == INT8_FILE
-    assert graph.parent.name.endswith(model_fingerprint(packaged_model_path()))
+    assert graph.parent.name.endswith(f"{model_fingerprint(packaged_model_path())}-{toolchain_fingerprint()}")
     cache = graph.parent.parent
     before = graph.stat().st_mtime_ns
     assert export_int8(packaged_model_path(), cache) == graph  # second call: no re-export
     assert graph.stat().st_mtime_ns == before
     assert not list(graph.parent.glob(".*.onnx")), "temporary export files must not be left behind"
+
+
+def test_the_export_cache_is_keyed_by_the_toolchain_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    before = toolchain_fingerprint()
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version",
+                        lambda package: "0.0.1" if package == "onnxruntime" else real(package))
+    assert toolchain_fingerprint() != before
 
 
 def test_settings_select_the_int8_encoder(tmp_path: Path) -> None:
@@ -126,3 +142,44 @@ def test_late_chunking_pools_sentence_vectors_from_one_passage_pass(tmp_path: Pa
     documents = np.array([sentences[i].document_id for i in body])
     assert np.array_equal(documents[np.argmax(similarity, axis=1)], documents)
     assert np.allclose(np.linalg.norm(stored_sentences, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_documents_vectors_do_not_depend_on_the_other_documents_indexed_with_it(
+        tmp_path: Path, int8_encoder: OnnxInt8Encoder) -> None:
+    """int8 activations are quantised per batch; batches never mix documents, so a rebuild is reproducible."""
+    import json
+
+    from indexing.pipeline import run_index
+
+    records = {
+        "hh": {"id": "hh", "title": "Hand hygiene", "text": "Hand hygiene prevents infection. Staff should clean "
+               "hands before and after every patient contact. Alcohol-based rub is preferred when hands are "
+               "not visibly soiled."},
+        "long": {"id": "long", "title": "Free sugars and dental caries in children and adults", "text": " ".join(
+            f"In cohort {i}, intake of free sugars above 10% of total energy was associated with a higher "
+            f"incidence of dental caries over {i + 2} years of follow-up in children and adults." for i in range(12))},
+    }
+
+    def vectors(ids: list[str], name: str, across: bool = False) -> dict[str, np.ndarray]:
+        source = tmp_path / f"{name}.jsonl"
+        source.write_text("".join(json.dumps(records[i]) + "\n" for i in ids))
+        settings = make_settings(tmp_path / name, "minilm-int8").index
+        settings.batch_across_documents = across
+        run_index([source], settings, int8_encoder, progress=False)
+        reader = IndexReader.open(settings.index_dir)
+        try:
+            hh = reader.document_ids.index("hh")
+            rows = np.flatnonzero(reader.sentence_doc == hh)
+            passages = np.flatnonzero(reader.passage_doc == hh)
+            return {"sentences": np.asarray(reader.sentence_vectors[rows], dtype=np.float32),
+                    "passages": np.asarray(reader.passage_vectors[passages], dtype=np.float32)}
+        finally:
+            reader.close()
+
+    alone, together = vectors(["hh"], "alone"), vectors(["long", "hh"], "together")
+    assert np.array_equal(alone["sentences"], together["sentences"])
+    assert np.array_equal(alone["passages"], together["passages"])
+    # The faster option mixes documents in a batch: the same text then gets a slightly different vector.
+    mixed = vectors(["long", "hh"], "mixed", across=True)["sentences"]
+    assert not np.array_equal(alone["sentences"], mixed)
+    assert np.all((alone["sentences"] * mixed).sum(axis=1) > 0.97)
