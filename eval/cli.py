@@ -55,7 +55,8 @@ def cmd_scifact(args: argparse.Namespace) -> int:
     from eval.scifact import run_scifact
 
     options = options_from(args)
-    _print(run_scifact(Path(args.corpus), Path(args.claims), options), options.out)
+    _print(run_scifact(Path(args.corpus), Path(args.claims), options, claim_check=not args.no_claim_check),
+           options.out)
     return 0
 
 
@@ -106,6 +107,8 @@ def register(subparsers: Any) -> None:
                                           "(nDCG@10) and select rationale sentences in gold abstracts.")
     scifact.add_argument("--corpus", required=True, help="SciFact corpus.jsonl.")
     scifact.add_argument("--claims", required=True, help="SciFact claims_*.jsonl.")
+    scifact.add_argument("--no-claim-check", action="store_true",
+                         help="Score rationales with the question scorer only, without the claim cross-encoder.")
     _common(scifact, build_index)
     scifact.set_defaults(handler=cmd_scifact)
 

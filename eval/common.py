@@ -147,5 +147,7 @@ def run_info(options: EvalOptions, dataset: str, engine: Any, backend: SummaryBa
         info["snapshot_id"] = engine.reader.snapshot_id
         info["encoder"] = engine.encoder.name
         info["scorer"] = str(getattr(engine.summariser.scorer, "name", type(engine.summariser.scorer).__name__))
+        claim_scorer = engine.summariser.claim_scorer
+        info["claim_scorer"] = claim_scorer.describe().get("name", "installed") if claim_scorer is not None else None
     info.update(extra)
     return info

@@ -2,8 +2,9 @@
 
 For a (claim, gold abstract) pair, the candidates are the abstract's quotable
 sentences with the features the summariser computes at query time
-(``evsum.features.collect_candidates`` restricted to that document), scored by
-the summariser's scorer; a cosine-only variant is the baseline.  A selection
+(``evsum.features.collect_candidates`` restricted to that document), scored as the
+summariser scores a claim (its scorer, then the claim cross-encoder when one is
+installed); a cosine-only variant is the baseline.  A selection
 rule (at most ``k_max`` sentences, each within ``tau`` of the best on the
 document's min–max scale) is tuned on training claims only.  Our sentences are
 mapped back to SciFact sentence indices by order, verified against the corpus
@@ -118,7 +119,10 @@ def score_claim(engine: Any, retriever: HybridRetriever, pools: SentencePools, c
             retriever, claim, query_vector, candidate_passages=pools.reader.n_passages, candidate_sentences=0,
             min_words=summariser.min_sentence_words, document_ids={pools.row_of[document_id]},
         )
-        scores = np.asarray(summariser.scorer.score(candidates.features, FEATURE_NAMES), dtype=np.float64)
+        scores = summariser.scorer.score(candidates.features, FEATURE_NAMES)
+        if summariser.claim_scorer is not None:  # a claim, scored as the service scores one (claim=True)
+            scores = summariser.claim_scores(claim, candidates, scores)
+        scores = np.asarray(scores, dtype=np.float64)
         mapping = maps[document_id]
         ids = candidates.ids.tolist()
         keep = np.array([i in mapping for i in ids], dtype=bool)

@@ -217,12 +217,13 @@ def _aggregate(results: list[ClaimResult], main_ids: set[str], beir_ids: set[str
 
 
 def run_scifact(corpus_path: Path, claims_path: Path, options: EvalOptions, *, encoder: Any = None,
-                http_client: Any = None) -> dict[str, Any]:
+                http_client: Any = None, claim_check: bool = True) -> dict[str, Any]:
     """Index the corpus, evaluate retrieval and rationales, and write the three output files.
 
     Summaries are asked for the claims with evidence of the split (main metrics and
     rationales) and for its claims with cited documents (BEIR metrics); ``--limit``
-    samples each of the two sets.
+    samples each of the two sets. Rationales are scored as the service scores a claim,
+    through the claim cross-encoder when one is installed, unless ``claim_check`` is false.
     """
     started = time.perf_counter()
     corpus = load_scifact_corpus(corpus_path)
@@ -239,6 +240,8 @@ def run_scifact(corpus_path: Path, claims_path: Path, options: EvalOptions, *, e
     encoder = build_encoder_for(settings, encoder)
     index_line = ensure_index([corpus_path], settings, encoder, options.progress)
     engine = load_engine(settings, encoder)
+    if not claim_check:
+        engine.summariser.claim_scorer = None
     backend = make_backend(options, engine, http_client)
     pools = SentencePools(engine.reader, engine.summariser.min_sentence_words)
 

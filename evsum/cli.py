@@ -100,7 +100,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     engine = Engine.load(settings)
-    summary = engine.summariser.summarise(args.question, args.max_sentences)
+    summary = engine.summariser.summarise(args.question, args.max_sentences, claim=args.claim)
     if args.json:
         from service.schemas import SummaryOut
 
@@ -108,14 +108,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     print(format_summary(summary.question, summary.status, summary.message,
                          [(s.text, s.citation.title, s.citation.page, s.citation.char_start,
-                           s.citation.char_end) for s in summary.sentences]))
+                           s.citation.char_end) for s in summary.sentences], claim=summary.claim))
     return 0
 
 
 def format_summary(question: str, status: str, message: str,
-                   sentences: Sequence[tuple[str, str, int, int, int]]) -> str:
+                   sentences: Sequence[tuple[str, str, int, int, int]], *, claim: bool = False) -> str:
     """A plain-text rendering of a summary with numbered citations."""
-    lines = [f"Question: {question}", "UNREVIEWED MACHINE DRAFT: not signed off by a librarian", ""]
+    label = "Claim checked" if claim else "Question"
+    lines = [f"{label}: {question}", "UNREVIEWED MACHINE DRAFT: not signed off by a librarian", ""]
     if status != "answered":
         return "\n".join(lines + [message])
     for number, (text, _title, _page, _start, _end) in enumerate(sentences, start=1):
@@ -207,6 +208,20 @@ def cmd_train_scorer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_claim_scorer(args: argparse.Namespace) -> int:
+    """Fine-tune the claim cross-encoder on the SciFact train split and export it as int8 ONNX."""
+    from models.claim_training import ClaimTrainingOptions, train_claim_scorer
+
+    options = ClaimTrainingOptions(epochs=args.epochs, seed=args.seed, limit=args.limit)
+    info = train_claim_scorer(Path(args.claims), Path(args.corpus), Path(args.out), options,
+                              pubmedqa_file=Path(args.pubmedqa) if args.pubmedqa else None,
+                              progress=not args.no_progress)
+    trained = info["trained_on"]
+    print(f"trained on {trained['pairs']} pairs ({trained['positives']} rationales) of the train split in "
+          f"{info['seconds']:.0f} s; wrote {args.out} and {Path(args.out).with_name('claim_cross_encoder.json')}")
+    return 0
+
+
 def cmd_recheck(args: argparse.Namespace) -> int:
     """Import retraction lists, flag released summaries that need review, rerun saved questions."""
     from evsum.engine import Engine
@@ -280,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-sentences", type=int, default=None)
     ask.add_argument("--encoder", choices=ENCODER_CHOICES)
     ask.add_argument("--json", action="store_true", help="Print the API's JSON shape.")
+    ask.add_argument("--claim", action="store_true",
+                     help="Check the text as a claim: quote the sentences that report the finding, for or against.")
 
     from service.admin_cli import add_arguments as add_users_arguments
 
@@ -325,6 +342,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=13)
     train.add_argument("--encoder", choices=ENCODER_CHOICES, default="minilm-int8")
     train.add_argument("--no-progress", action="store_true")
+    from models.claim_scorer import CLAIM_SCORER_FILE
+
+    claims = add("train-claim-scorer", cmd_train_claim_scorer,
+                 "Fine-tune the claim cross-encoder on the SciFact train split (seeded) and export it as int8 ONNX.")
+    claims.add_argument("--claims", default=str(SHARED_DATA / "scifact" / "claims_train.jsonl"))
+    claims.add_argument("--corpus", default=str(SHARED_DATA / "scifact" / "corpus.jsonl"))
+    claims.add_argument("--pubmedqa", metavar="FILE",
+                        help="Also train on the train-split questions of this PubMedQA file (the shipped model "
+                        "does without: docs/quality.md).")
+    claims.add_argument("--out", default="data/train/claim_cross_encoder-int8.onnx",
+                        help=f"Graph to write (with its .json description); the service loads {CLAIM_SCORER_FILE}.")
+    claims.add_argument("--epochs", type=int, default=2)
+    claims.add_argument("--seed", type=int, default=0)
+    claims.add_argument("--limit", type=int, help="Train on at most N pairs (a quick check, not for shipping).")
+    claims.add_argument("--no-progress", action="store_true")
     return parser
 
 

@@ -12,6 +12,7 @@ from evsum.retrieval import HybridRetriever
 from evsum.settings import Settings
 from evsum.summarizer import Summariser
 from indexing.reader import IndexReader
+from models.claim_scorer import default_claim_scorer
 from models.encoders import Encoder, build_encoder
 from models.scorer import SentenceScorer, default_scorer
 
@@ -39,5 +40,6 @@ class Engine:
         encoder.warm_up()
         retriever = HybridRetriever(reader, encoder, settings.retrieval)
         summariser = Summariser(retriever, scorer or default_scorer(), settings.summary,
-                                min_sentence_words=settings.index.min_sentence_words)
+                                min_sentence_words=settings.index.min_sentence_words,
+                                claim_scorer=default_claim_scorer())
         return cls(reader, encoder, retriever, summariser)

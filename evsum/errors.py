@@ -12,6 +12,7 @@ non-zero.
     ├── StoreUnavailableError     the workflow database cannot be reached (HTTP 503, retry later)
     ├── NotFoundError             a document or page does not exist
     ├── InvalidRequestError       a request is well-formed but not acceptable
+    │   └── ClaimScorerUnavailableError  a claim check was asked for, but no claim scorer is installed
     ├── AuthenticationError       no, unknown or revoked API key (HTTP 401)
     ├── PermissionDeniedError     the caller's role or relation forbids the action (HTTP 403)
     └── ConflictError             a stale version or an illegal workflow transition (HTTP 409)
@@ -55,6 +56,10 @@ class NotFoundError(EvsumError):
 
 class InvalidRequestError(EvsumError):
     """A request is syntactically valid but cannot be served as asked."""
+
+
+class ClaimScorerUnavailableError(InvalidRequestError):
+    """A claim check was requested, but the claim cross-encoder's weights are not installed."""
 
 
 class AuthenticationError(EvsumError):

@@ -198,6 +198,7 @@ class Summary:
     query: str = ""  # what retrieval searched for: the question, plus the PICO fields when given
     filters: dict[str, str] = field(default_factory=dict)  # SearchFilters.describe() of the filters applied
     source_priority: bool = False  # whether the source-priority prior re-ranked the evidence
+    claim: bool = False  # whether the input was checked as a claim (re-scored by the claim cross-encoder)
 
     @property
     def has_evidence(self) -> bool:

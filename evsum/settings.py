@@ -112,6 +112,15 @@ class SummarySettings(BaseModel):
         "long guideline can still be answered from it (on eval/dev_questions.jsonl, 5 sentences: a hard cap of 3 "
         "found the answer sentence for 51.7 %, this soft cap for 65 %).",
     )
+    claim_candidates: int = Field(
+        20, ge=1, description="For a claim, how many of the best candidates the claim cross-encoder reads "
+        "(about 4 ms a pair on one thread)."
+    )
+    claim_weight: float = Field(
+        2.0, ge=0.0, description="For a claim, the weight of the cross-encoder's probability added to the prior "
+        "scaled to 0..1: at 2 the cross-encoder counts twice as much as the prior. Set before measuring, not "
+        "tuned on dev claims (docs/quality.md gives the dev figures for 0.5 to 5)."
+    )
     min_relevance: float | None = Field(
         None,
         description="Below this best-sentence cosine the answer is 'no sufficient evidence'. Default: the "

@@ -85,6 +85,10 @@ class SummaryRequestIn(RedactsQuestion):
     source_priority: bool | None = Field(
         None, description="Rank national guidelines, then systematic reviews, then primary studies first "
         "(a documented prior); default: the service setting.")
+    claim: bool = Field(
+        False, description="Treat the text as a claim to check (\"Vitamin D reduces fractures\") rather than a "
+        "question: the best candidates are re-scored by the claim cross-encoder, which finds the sentences that "
+        "report the finding, for or against. 400 when no claim scorer is installed.")
 
 
 class SummarySentenceOut(BaseModel):
@@ -109,6 +113,7 @@ class SummaryOut(BaseModel):
     query: str = Field("", description="What was searched: the question plus any PICO fields.")
     filters: dict[str, str] = Field(default_factory=dict, description="The filters applied, as label: value.")
     source_priority: bool = Field(False, description="Whether the source-priority prior re-ranked the evidence.")
+    claim: bool = Field(False, description="Whether the text was checked as a claim (claim cross-encoder).")
     redactions: list[str] = Field(default_factory=list, description="Kinds of patient detail (nhs_number, date, "
                                   "postcode, phone, email) removed from the question before it was used.")
     redaction_notice: str | None = Field(None, description="What to tell the user when something was redacted.")
@@ -127,7 +132,7 @@ class SummaryOut(BaseModel):
             snapshot_id=summary.snapshot_id,
             retrieved_document_ids=list(summary.retrieved_document_ids),
             query=summary.query or summary.question, filters=dict(summary.filters),
-            source_priority=summary.source_priority,
+            source_priority=summary.source_priority, claim=summary.claim,
             sentences=[SummarySentenceOut(sentence_id=s.sentence_id, text=s.text, score=s.score,
                                           citation=CitationOut.of(s.citation)) for s in summary.sentences],
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from conftest import REPO, bearer
 
 from evsum.cli import main as cli_main
+from models.claim_scorer import CLAIM_SCORER_FILE
 
 
 def _free_port() -> int:
@@ -86,6 +88,18 @@ def test_ask_prints_numbered_citations(sample_index: Path, capsys: pytest.Captur
     out = capsys.readouterr().out
     assert code == 0
     assert "UNREVIEWED MACHINE DRAFT" in out and "[1]" in out and ", p. " in out
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not CLAIM_SCORER_FILE.is_file(), reason="the claim scorer's weights are not in models/weights")
+def test_ask_checks_a_claim_with_the_shipped_claim_scorer(sample_index: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    claim = "Alcohol-based hand rub is preferred when hands are not visibly soiled."
+    code = cli_main(["ask", "--claim", claim, "--index-dir", str(sample_index), "--encoder", "hash", "--json"])
+    body = json.loads(capsys.readouterr().out)
+    assert code == 0 and body["claim"] is True and body["sentences"]
+    assert cli_main(["ask", "--claim", claim, "--index-dir", str(sample_index), "--encoder", "hash"]) == 0
+    assert capsys.readouterr().out.startswith(f"Claim checked: {claim}")
 
 
 def test_ask_without_index_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,5 +28,5 @@ def summarise(body: SummaryRequestIn, engine: EngineDep, settings: SettingsDep) 
         body.question, body.max_sentences, body.max_words,
         filters=body.filters.to_record() if body.filters else None,
         pico=body.pico.to_record() if body.pico else None,
-        priority=priority_for(settings.priority, body.source_priority))
+        priority=priority_for(settings.priority, body.source_priority), claim=body.claim)
     return SummaryOut.of(summary).with_redactions(body.redactions)

@@ -1,0 +1,159 @@
+"""The claim path: a cross-encoder re-scores the best candidates when the input is a claim to check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pytest
+from conftest import SHARED, add_keys, bearer, make_settings
+from fastapi.testclient import TestClient
+
+from evsum.engine import Engine
+from evsum.errors import ClaimScorerUnavailableError
+from evsum.features import FEATURE_NAMES, Candidates
+from models.claim_scorer import CLAIM_SCORER_FILE, ClaimScorer, default_claim_scorer
+from models.encoders import HashEncoder
+from models.onnx_encoder import OnnxInt8Encoder
+from service.app import create_app
+
+SCIFACT = SHARED / "data" / "scifact"
+# SciFact claim 47 (dev split of eval.splits) with its rationale and the first sentence of its evidence
+# abstract (doc 26996935); SciFact claims CC BY 4.0, abstracts ODC-By 1.0 (allenai/scifact).
+CLAIM = ("A strong bias in the phage genome locations where the spacers were derived has been observed in many "
+         "CRISPR subtypes that confer the immunity to phage.")
+RATIONALE = "We detect a strong and reproducible bias in the phage genome locations from which spacers derive."
+BACKGROUND = ("Clustered regularly interspaced short palindromic repeats (CRISPR)-Cas systems provide adaptive "
+              "immunity against phage via spacer-encoded CRISPR RNAs that are complementary to invasive nucleic "
+              "acids.")
+
+
+class PreferWord:
+    """A fake pair scorer: a high logit for sentences containing ``word``; records what it read."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def score(self, claim: str, sentences: Sequence[str]) -> np.ndarray:
+        self.calls.append((claim, list(sentences)))
+        return np.array([8.0 if self.word in s.lower() else -8.0 for s in sentences], dtype=np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": "prefer-word"}
+
+
+@pytest.fixture()
+def hash_engine(sample_index: Path) -> Iterator[Engine]:
+    engine = Engine.load(make_settings(sample_index), encoder=HashEncoder())
+    try:
+        yield engine
+    finally:
+        engine.reader.close()
+
+
+def test_a_claim_is_rescored_by_the_claim_scorer_and_marked(hash_engine: Engine) -> None:
+    fake = PreferWord("alcohol")
+    summariser = hash_engine.summariser
+    summariser.claim_scorer = fake
+    claim = "Hand hygiene before patient contact prevents infection."
+    plain = summariser.summarise(claim, max_sentences=2)
+    assert fake.calls == [] and plain.claim is False  # a question (the default) never reaches the cross-encoder
+    checked = summariser.summarise(claim, max_sentences=2, claim=True)
+    assert checked.claim is True and len(fake.calls) == 1 and fake.calls[0][0] == claim
+    # It read exactly the claim_candidates best candidates by the prior, best first ...
+    candidates = summariser.candidates(claim)
+    prior = summariser.scorer.score(candidates.features, FEATURE_NAMES)
+    top = np.argsort(-prior, kind="stable")[:summariser.settings.claim_candidates]
+    expected = [s.text for s in hash_engine.reader.sentences([int(candidates.ids[i]) for i in top])]
+    assert fake.calls[0][1] == expected and len(expected) == summariser.settings.claim_candidates
+    # ... and the sentence it prefers is quoted first, whatever the prior thought of it.
+    assert any("alcohol" in s.lower() for s in expected)
+    assert "alcohol" in max(checked.sentences, key=lambda s: s.score).text.lower()
+
+
+def test_a_claim_without_a_claim_scorer_is_a_clear_error(hash_engine: Engine) -> None:
+    hash_engine.summariser.claim_scorer = None
+    for text in ("Hand hygiene prevents infection.", "zzqx wvvt kkpl"):  # with evidence, and without
+        with pytest.raises(ClaimScorerUnavailableError, match="train-claim-scorer"):
+            hash_engine.summariser.summarise(text, claim=True)
+
+
+def test_no_candidates_give_no_claim_scores(hash_engine: Engine) -> None:
+    hash_engine.summariser.claim_scorer = PreferWord("x")
+    candidates = hash_engine.summariser.candidates("zzqx wvvt kkpl")
+    empty = candidates.ids[:0]
+    none = Candidates(empty, candidates.features[:0], candidates.cosine[:0], empty, ())
+    assert hash_engine.summariser.claim_scores("a claim", none, np.zeros(0, dtype=np.float32)).shape == (0,)
+
+
+def test_the_api_checks_claims_and_answers_400_without_a_scorer(sample_index: Path) -> None:
+    settings = make_settings(sample_index)
+    keys = add_keys(settings.database_url, {"claim-clinician": "clinician"})
+    app = create_app(settings, encoder=HashEncoder())
+    with TestClient(app, headers=bearer(keys["claim-clinician"])) as client:
+        app.state.engine.summariser.claim_scorer = PreferWord("hand")
+        body = client.post("/v1/summaries", json={"question": "Hand hygiene prevents infection.", "claim": True})
+        assert body.status_code == 200 and body.json()["claim"] is True
+        assert client.post("/v1/summaries", json={"question": "hand hygiene"}).json()["claim"] is False
+        app.state.engine.summariser.claim_scorer = None
+        refused = client.post("/v1/summaries", json={"question": "Hand hygiene prevents infection.", "claim": True})
+        assert refused.status_code == 400 and "claim scorer" in refused.json()["detail"]
+
+
+def test_no_weights_means_no_claim_scorer(tmp_path: Path) -> None:
+    assert default_claim_scorer(tmp_path / "absent.onnx") is None
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not CLAIM_SCORER_FILE.is_file(), reason="the claim scorer's weights are not in models/weights")
+def test_the_shipped_weights_say_how_they_were_made_and_stay_small() -> None:
+    info = ClaimScorer().describe()
+    assert info["trained_on"]["split"].startswith("train") and info["trained_on"]["pairs"] > 3000
+    assert info["graph_sha256"] and info["options"]["seed"] == 0
+    size = sum(p.stat().st_size for p in CLAIM_SCORER_FILE.parent.iterdir() if p.is_file())
+    assert size <= 25 * 1024 * 1024, "weights committed to the repository stay within 25 MB in all"
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not CLAIM_SCORER_FILE.is_file() or not (SCIFACT / "claims_train.jsonl").is_file(),
+                    reason="needs the shipped weights and ../shared/data")
+def test_the_shipped_claim_scorer_finds_dev_rationales_more_often_than_cosine(
+        int8_encoder: OnnxInt8Encoder) -> None:
+    """Every (claim, evidence abstract) pair of the dev claims, never trained on: is the top sentence a rationale?"""
+    from models.claim_training import scifact_training_pairs
+
+    pairs = scifact_training_pairs(SCIFACT / "claims_train.jsonl", SCIFACT / "corpus.jsonl", split="dev")
+    groups: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for pair in pairs:
+        groups.setdefault((pair.claim, pair.document_id), []).append((pair.sentence, pair.label))
+    scorer = ClaimScorer()
+    hits = {"claim scorer": 0, "cosine": 0}
+    for (claim, _), rows in groups.items():
+        sentences, labels = [r[0] for r in rows], np.array([r[1] for r in rows])
+        cosine = int8_encoder.encode_passages(sentences) @ int8_encoder.encode_queries([claim])[0]
+        hits["claim scorer"] += int(labels[int(np.argmax(scorer.score(claim, sentences)))])
+        hits["cosine"] += int(labels[int(np.argmax(cosine))])
+    share = {name: count / len(groups) for name, count in hits.items()}
+    assert len(groups) >= 150
+    assert share["claim scorer"] >= 0.55 and share["claim scorer"] >= share["cosine"] + 0.05, share
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not (SCIFACT / "claims_train.jsonl").is_file(),
+                    reason="../shared/data is not beside the repository")
+def test_the_training_command_writes_a_graph_the_scorer_loads(tmp_path: Path) -> None:
+    from evsum.cli import main
+
+    out = tmp_path / "claim_cross_encoder-int8.onnx"
+    assert main(["train-claim-scorer", "--limit", "16", "--epochs", "1", "--out", str(out), "--no-progress"]) == 0
+    info = json.loads(out.with_name("claim_cross_encoder.json").read_text())
+    assert info["trained_on"]["pairs"] == 16 and info["options"]["seed"] == 0
+    scorer = ClaimScorer(out)
+    logits = scorer.score(CLAIM, [BACKGROUND, RATIONALE])
+    assert logits.shape == (2,) and np.isfinite(logits).all()
+    # Each pair is scored on its own, so a sentence's logit does not depend on the others asked with it.
+    assert logits[1] == scorer.score(CLAIM, [RATIONALE])[0]
+    assert logits[0] == scorer.score(CLAIM, [BACKGROUND, RATIONALE, "An unrelated, much longer sentence " * 5])[0]
