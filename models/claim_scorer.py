@@ -22,7 +22,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from evsum.errors import EvsumError
-from models.onnx_encoder import padded_inputs
+from models.onnx_encoder import ort_session, padded_inputs
 from models.scorer import WEIGHTS_DIR
 
 CLAIM_SCORER_FILE = WEIGHTS_DIR / "claim_cross_encoder-int8.onnx"
@@ -71,7 +71,6 @@ class ClaimScorer:
             from tokenizers import Tokenizer
 
             from models.encoders import packaged_model_path
-            from models.onnx_encoder import ort_session
 
             directory = self._tokenizer_dir or packaged_model_path()
             tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
