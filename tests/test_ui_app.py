@@ -83,6 +83,22 @@ def test_ask_page_is_the_default_page_and_shows_the_form(fake: FakeApiClient) ->
     assert not [call for call in fake.calls if call[0] == "summarise"]
 
 
+def test_checking_a_claim_asks_for_a_claim_and_says_so(fake: FakeApiClient) -> None:
+    at = start(fake)
+    at.text_area(key="ask_question").input(SAMPLE_QUESTION).run()
+    assert [b for b in at.button if b.key == "save_question_button"]  # a typed question can be saved
+    at.checkbox(key="ask_claim").check()
+    at = ask(at, SAMPLE_QUESTION, max_sentences=2)
+    assert ("summarise", (SAMPLE_QUESTION, 2, "claim")) in fake.calls
+    assert any(text.startswith("**Claim checked:**") for text in markdown_texts(at))
+    assert not any(text.startswith("**Question:**") for text in markdown_texts(at))
+    assert not [b for b in at.button if b.key == "save_question_button"]  # saved questions are questions only
+    at.checkbox(key="ask_claim").uncheck()
+    at = ask(at, SAMPLE_QUESTION, max_sentences=2)
+    assert ("summarise", (SAMPLE_QUESTION, 2)) in fake.calls
+    assert any(text.startswith("**Question:**") for text in markdown_texts(at))
+
+
 def test_asking_shows_banner_then_sentences_with_markers_and_references(fake: FakeApiClient) -> None:
     at = ask(start(fake), SAMPLE_QUESTION, max_sentences=4)
 

@@ -191,6 +191,17 @@ def test_summarise_posts_the_question_and_parses_every_field() -> None:
     assert summary.sentences[1].score == pytest.approx(0.71)
 
 
+def test_a_claim_check_posts_claim_true_and_reads_it_back() -> None:
+    client, recorder = client_answering(json_answer({**SUMMARY_JSON, "claim": True}))
+
+    summary = client.summarise("Hand hygiene reduces infections.", 2, claim=True)
+
+    (request,) = recorder.requests
+    assert json.loads(request.content) == {"question": "Hand hygiene reduces infections.", "max_sentences": 2,
+                                           "claim": True}
+    assert summary.claim is True and summary.answered
+
+
 def test_no_evidence_summary_has_a_message_and_no_sentences() -> None:
     client, _ = client_answering(json_answer(NO_EVIDENCE_JSON))
 

@@ -107,6 +107,7 @@ class UISummary:
     query: str = ""
     filters: Mapping[str, str] = field(default_factory=dict)
     source_priority: bool = False
+    claim: bool = False
     redactions: tuple[str, ...] = ()
     redaction_notice: str | None = None
 
@@ -222,8 +223,10 @@ class ApiClient(Protocol):
         """Where the service is, for display."""
         ...
 
-    def summarise(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UISummary:
-        """Ask for an extractive, cited summary of the evidence for ``question`` (PICO, filters, priority)."""
+    def summarise(self, question: str, max_sentences: int, options: AskOptions | None = None, *,
+                  claim: bool = False) -> UISummary:
+        """Ask for an extractive, cited summary of the evidence for ``question`` (PICO, filters, priority);
+        with ``claim``, check it as a claim (the sentences that report the finding, for or against)."""
         ...
 
     def save_question(self, question: str, options: AskOptions | None = None) -> UISavedQuestion:
@@ -431,9 +434,12 @@ class EvsumClient(RecheckHttpMixin):
 
     # -- API calls
 
-    def summarise(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UISummary:
-        """``POST /v1/summaries``: an extractive, cited summary of the evidence for ``question``."""
+    def summarise(self, question: str, max_sentences: int, options: AskOptions | None = None, *,
+                  claim: bool = False) -> UISummary:
+        """``POST /v1/summaries``: an extractive, cited summary of the evidence for ``question`` (or a claim)."""
         body = {"question": question, "max_sentences": max_sentences, **(options.body() if options else {})}
+        if claim:
+            body["claim"] = True
         response = self._request("POST", "/v1/summaries", json=body)
         return _parse(UISummary, response)
 

@@ -79,12 +79,15 @@ class FakeApiClient(FakeWorkflowMixin, FakeRecheckMixin):
 
     # -- ApiClient
 
-    def summarise(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UISummary:
+    def summarise(self, question: str, max_sentences: int, options: AskOptions | None = None, *,
+                  claim: bool = False) -> UISummary:
         """The canned answer for ``question`` (at most ``max_sentences`` sentences), else no evidence.
 
-        ``options`` are recorded; a ``doc_types`` filter keeps only sentences whose source has that type.
+        ``options`` (and ``claim``, when set) are recorded; a ``doc_types`` filter keeps only sentences whose
+        source has that type.
         """
-        self._record("summarise", question, max_sentences, *((options,) if options and options.body() else ()))
+        self._record("summarise", question, max_sentences, *((options,) if options and options.body() else ()),
+                     *(("claim",) if claim else ()))
         if not question.strip():
             raise ApiError(422, "Invalid request", "question: must not be empty")
         if not 1 <= max_sentences <= MAX_SENTENCES_LIMIT:
@@ -100,6 +103,7 @@ class FakeApiClient(FakeWorkflowMixin, FakeRecheckMixin):
                 message=NO_EVIDENCE_MESSAGE,
                 snapshot_id=self.snapshot_id,
                 retrieved_document_ids=tuple(self.documents_by_id),
+                claim=claim,
             )
         sources = {sentence.citation.document_id for sentence in sentences}
         return UISummary(
@@ -110,6 +114,7 @@ class FakeApiClient(FakeWorkflowMixin, FakeRecheckMixin):
             snapshot_id=self.snapshot_id,
             retrieved_document_ids=tuple(dict.fromkeys(s.citation.document_id for s in sentences)),
             sentences=sentences,
+            claim=claim,
         )
 
     def search(self, query: str, top_k: int) -> UISearchResult:

@@ -16,8 +16,9 @@ from ui.recheck_client import AskOptions
 from ui.state import RESULT_KEY, AskResult, LoadedSource, get_client, source_key
 
 
-def ask(client: ApiClient, question: str, max_sentences: int, options: AskOptions | None = None) -> None:
-    """Ask the service and store the outcome, replacing any previous one."""
+def ask(client: ApiClient, question: str, max_sentences: int, options: AskOptions | None = None, *,
+        claim: bool = False) -> None:
+    """Ask the service (``claim``: check the text as a claim) and store the outcome, replacing any previous one."""
     previous = st.session_state.get(RESULT_KEY)
     generation = previous.generation + 1 if isinstance(previous, AskResult) else 1
     result = AskResult(generation=generation)
@@ -30,7 +31,7 @@ def ask(client: ApiClient, question: str, max_sentences: int, options: AskOption
         return
     try:
         with st.spinner("Finding and quoting the evidence…"):
-            result.summary = client.summarise(question, max_sentences, options)
+            result.summary = client.summarise(question, max_sentences, options, claim=claim)
     except ClientError as error:
         result.error = fmt.describe_error(error)
     st.session_state[RESULT_KEY] = result
@@ -105,7 +106,12 @@ def show_summary(client: ApiClient, result: AskResult, summary: UISummary) -> No
     else:
         st.info("This summary was reviewed and released by a librarian.", icon=":material/verified:")
 
-    st.markdown(f"**Question:** {fmt.escape_markdown(summary.question)}")
+    if summary.claim:
+        st.markdown(f"**Claim checked:** {fmt.escape_markdown(summary.question)}")
+        st.caption("Quoted: the sentences that report this finding, for or against, as ranked by the claim "
+                   "cross-encoder. Read each one: a quote can contradict the claim.")
+    else:
+        st.markdown(f"**Question:** {fmt.escape_markdown(summary.question)}")
     numbers, references = fmt.number_citations(summary.sentences)
     for index, (sentence, number) in enumerate(zip(summary.sentences, numbers, strict=True)):
         with st.container(border=True):
@@ -167,14 +173,16 @@ def main() -> None:
         placeholder="e.g. Does hand hygiene before patient contact reduce infections in outpatient care?",
         max_chars=2000,
     )
+    claim = st.checkbox("Check a claim instead (\"Vitamin D reduces fractures\"): quote the sentences that "
+                        "report this finding, for or against", key="ask_claim")
     max_sentences = st.slider("Maximum sentences in the answer", 1, 10, 3, key="ask_max_sentences")
     options = ask_options_form()
     if st.button("Ask", type="primary", key="ask_button"):
         if question.strip():
-            ask(client, question.strip(), max_sentences, options)
+            ask(client, question.strip(), max_sentences, options, claim=claim)
         else:
             st.warning("Please type a question first.")
-    if question.strip() and st.button("Save this question", key="save_question_button",
+    if question.strip() and not claim and st.button("Save this question", key="save_question_button",
                                       help="Librarians: saved questions are rerun after index updates "
                                       "(Saved questions page) to report new documents."):
         try:
