@@ -1,9 +1,9 @@
 """One real end-to-end run in a browser: uvicorn + Streamlit + headless Chromium driven by Selenium.
 
-Ask a question (an unreviewed, cited machine draft) -> create a draft as the librarian -> verify every
-sentence, add a bottom line, submit -> switch the sidebar key to the reviewer -> approve -> release ->
-the Releases page shows version 1; the API then confirms the release and the audit trail.  Every step
-is driven through the UI.  Screenshots go to ``test-artifacts/e2e/`` (with both servers' logs).
+Ask a question (an unreviewed, cited machine draft), then check it as a claim -> create a draft as the
+librarian -> verify every sentence, add a bottom line, submit -> switch the sidebar key to the reviewer ->
+approve -> release -> the Releases page shows version 1; the API then confirms the release and the
+audit trail.  Every step is driven through the UI.  Screenshots go to ``test-artifacts/e2e/`` (with both servers' logs).
 
 Run with ``pytest -m e2e``; skipped when /usr/bin/chromium, /usr/bin/chromedriver or selenium is missing.
 """
@@ -269,6 +269,13 @@ def test_ask_draft_verify_submit_review_release_in_the_browser(stack: Stack, bro
     shown = _squash(b.main_text())
     assert summary["sentences"] and all(_squash(s["text"]) in shown for s in summary["sentences"])
     b.screenshot("ask")
+
+    # 1b. The same page checks a claim: the claim cross-encoder re-ranks, and the answer says it was a claim.
+    b.click(".st-key-ask_claim label")
+    b.click(".st-key-ask_button button")
+    b.see("Claim checked", "a quote can contradict the claim", "References")
+    b.idle()
+    b.screenshot("claim")
 
     # 2. Drafts: create a draft from the same question (as the librarian, the UI's default key).
     b.nav("Drafts")
