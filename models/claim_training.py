@@ -20,7 +20,6 @@ import json
 import math
 import random
 import time
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -180,18 +179,6 @@ def train_claim_scorer(claims_file: Path, corpus_file: Path, out: Path = CLAIM_S
 
 def export_classifier(model: Any, model_dir: Path, out: Path) -> None:
     """Export a sequence-classification model (logits output) to int8 ONNX at ``out`` (atomic rename)."""
-    import os
+    from models.onnx_encoder import export_bert_graph, write_int8_graph
 
-    from models.onnx_encoder import export_bert_graph, fuse_transformer_ops, quantize_int8
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fp32 = out.parent / f".claim-fp32-{uuid.uuid4().hex[:8]}.onnx"
-    tmp = out.parent / f".claim-int8-{uuid.uuid4().hex[:8]}.onnx"
-    try:
-        export_bert_graph(model, fp32, "logits", "logits", {0: "batch"})
-        fuse_transformer_ops(model_dir, fp32)
-        quantize_int8(fp32, tmp)
-        os.replace(tmp, out)
-    finally:
-        fp32.unlink(missing_ok=True)
-        tmp.unlink(missing_ok=True)
+    write_int8_graph(lambda fp32: export_bert_graph(model, fp32, "logits", "logits", {0: "batch"}), model_dir, out)

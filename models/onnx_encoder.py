@@ -22,7 +22,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -85,20 +85,30 @@ def export_int8(model_dir: Path, cache_dir: Path) -> Path:
     target = cache_dir / key / INT8_FILE
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fp32 = target.parent / f".fp32-{uuid.uuid4().hex[:8]}.onnx"
-    tmp = target.parent / f".int8-{uuid.uuid4().hex[:8]}.onnx"
     try:
-        _export_fp32(model_dir, fp32)
-        fuse_transformer_ops(model_dir, fp32)
-        quantize_int8(fp32, tmp)
-        os.replace(tmp, target)
+        write_int8_graph(lambda fp32: _export_fp32(model_dir, fp32), model_dir, target)
     except Exception as error:  # torch/onnx raise many types; report one evsum error
         raise EvsumError(f"could not export {model_dir} to ONNX int8: {error!r}"[:300]) from error
+    return target
+
+
+def write_int8_graph(export_fp32: Callable[[Path], None], model_dir: Path, out: Path) -> None:
+    """``export_fp32`` writes an fp32 graph, which is fused and quantised to int8 at ``out``.
+
+    The intermediate files have temporary names beside ``out`` and are always removed; ``out``
+    appears by an atomic rename, so concurrent processes never read a partial file.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fp32 = out.parent / f".fp32-{uuid.uuid4().hex[:8]}.onnx"
+    tmp = out.parent / f".int8-{uuid.uuid4().hex[:8]}.onnx"
+    try:
+        export_fp32(fp32)
+        fuse_transformer_ops(model_dir, fp32)
+        quantize_int8(fp32, tmp)
+        os.replace(tmp, out)
     finally:
         fp32.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
-    return target
 
 
 def quantize_int8(fp32: Path, out: Path) -> None:
