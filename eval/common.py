@@ -132,6 +132,34 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
             handle.write(json.dumps(_clean(row), ensure_ascii=False) + "\n")
 
 
+INT8_INSTRUCTION_FLAGS: tuple[str, ...] = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def machine_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
+    """The CPU a run used: model name, core count, and which int8-relevant instruction sets it has.
+
+    ONNX Runtime picks its int8 matrix kernels by instruction set (AVX2, AVX-512, VNNI, AMX), and
+    their rounding differs slightly, so the int8 encoder's vectors, and the scores derived from them,
+    can move a little between machines with the same code and the same graph.
+    """
+    import os
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+            if flags and model:
+                break
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count() or 0,
+            "int8_instructions": [flag for flag in INT8_INSTRUCTION_FLAGS if flag in flags]}
+
+
 def run_info(options: EvalOptions, dataset: str, engine: Any, backend: SummaryBackend, started: float,
              **extra: Any) -> dict[str, Any]:
     """Provenance of a run for metrics.json: dataset, options, snapshot, encoder, timing."""
@@ -142,10 +170,16 @@ def run_info(options: EvalOptions, dataset: str, engine: Any, backend: SummaryBa
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - started, 2),
         "python": platform.python_version(),
+        "machine": machine_info(),
     }
     if engine is not None:
         info["snapshot_id"] = engine.reader.snapshot_id
         info["encoder"] = engine.encoder.name
+        graph = getattr(engine.encoder, "graph_path", None)
+        if graph is not None and Path(graph).is_file():  # the int8 graph this run's vectors came from
+            from indexing.pipeline import sha256_file
+
+            info["encoder_graph_sha256"] = sha256_file(Path(graph))
         info["scorer"] = str(getattr(engine.summariser.scorer, "name", type(engine.summariser.scorer).__name__))
         claim_scorer = engine.summariser.claim_scorer
         info["claim_scorer"] = claim_scorer.describe().get("name", "installed") if claim_scorer is not None else None

@@ -13,7 +13,7 @@ from conftest import SHARED, add_keys, make_settings
 
 from eval.baselines import SentencePools
 from eval.cli import main, register
-from eval.common import EvalOptions, load_engine
+from eval.common import EvalOptions, load_engine, machine_info
 from eval.generic import run_generic
 from eval.pubmedqa import BASELINES, run_pubmedqa
 from eval.rationale import index_map
@@ -68,6 +68,7 @@ def test_pubmedqa_run_writes_metrics_predictions_and_report(pubmedqa_run: tuple[
         assert isinstance(system[key], float), key
     assert system["citation_valid"] == 1.0 and system["cited_sentences"] > 0
     assert system["latency_ms_p95"] >= system["latency_ms_p50"] > 0
+    assert metrics["run"]["machine"]["cores"] >= 1 and metrics["run"]["machine"]["cpu"]
     assert 0.0 <= system["recall_at_1"] <= system["recall_at_5"] <= 1.0
     for name in BASELINES:
         assert set(metrics["baselines"][name]) == {"rouge1", "rouge2", "rougeL"}
@@ -184,6 +185,18 @@ def test_scifact_run_reports_retrieval_and_rationales(scifact_files: tuple[Path,
     assert 0.0 <= system["rationale_f1_unseen_abstracts"] <= 1.0
     assert "rationale_f1_unseen_abstracts" in baselines["cosine"]
     assert "rationale_f1_unseen_abstracts" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_machine_info_reads_the_cpu_and_its_int8_instruction_sets(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Example Xeon 8480\nflags\t\t: fpu sse2 avx2 avx512f "
+                       "avx512_vnni amx_tile amx_int8\n\nprocessor\t: 1\nmodel name\t: Example Xeon 8480\n",
+                       encoding="utf-8")
+    info = machine_info(cpuinfo)
+    assert info["cpu"] == "Example Xeon 8480"
+    assert info["int8_instructions"] == ["avx2", "avx512f", "avx512_vnni", "amx_int8"]
+    assert info["cores"] >= 1
+    assert machine_info(tmp_path / "absent")["int8_instructions"] == []
 
 
 def test_scifact_rationale_f1_on_unseen_abstracts_leaves_out_evidence_of_train_claims() -> None:
