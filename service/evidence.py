@@ -22,8 +22,10 @@ class Evidence(Protocol):
         ...
 
     def summarise(self, question: str, max_sentences: int, *, pico: Pico | None = None,
-                  filters: SearchFilters | None = None, priority: SourcePriority | None = None) -> Summary:
-        """The machine draft: verbatim sentences with citations (PICO, filters and prior as the summariser's)."""
+                  filters: SearchFilters | None = None, priority: SourcePriority | None = None,
+                  claim: bool = False) -> Summary:
+        """The machine draft: verbatim sentences with citations (PICO, filters, prior and ``claim`` as the
+        summariser's; ``ClaimScorerUnavailableError`` for a claim when no claim scorer is installed)."""
         ...
 
     def sentence(self, sentence_id: int) -> tuple[Citation, str]:
@@ -51,10 +53,11 @@ class EngineEvidence:
         return self._engine.reader.snapshot_id
 
     def summarise(self, question: str, max_sentences: int, *, pico: Pico | None = None,
-                  filters: SearchFilters | None = None, priority: SourcePriority | None = None) -> Summary:
+                  filters: SearchFilters | None = None, priority: SourcePriority | None = None,
+                  claim: bool = False) -> Summary:
         """The summariser's draft."""
         return self._engine.summariser.summarise(question, max_sentences, pico=pico, filters=filters,
-                                                 priority=priority)
+                                                 priority=priority, claim=claim)
 
     def sentence(self, sentence_id: int) -> tuple[Citation, str]:
         """An indexed sentence by id."""

@@ -80,6 +80,11 @@ def _signoff(release: Release) -> list[tuple[str, str]]:
     return rows
 
 
+def question_heading(release: Release) -> str:
+    """The heading of the drafted text: "Claim checked" for a claim check, else "Question"."""
+    return "Claim checked" if release.content.get("search", {}).get("claim") else "Question"
+
+
 def _strategy(release: Release) -> list[tuple[str, str]]:
     c = release.content
     search: dict[str, Any] = c.get("search", {})
@@ -118,7 +123,7 @@ def to_markdown(release: Release) -> str:
     out = [f"# Evidence summary (version {release.number})", ""]
     if release.withdrawal:
         out += [f"> **WITHDRAWN** on {_date(release.withdrawal.at.isoformat())}: {release.withdrawal.reason}", ""]
-    out += ["## Question", "", c.get("question", ""), ""]
+    out += [f"## {question_heading(release)}", "", c.get("question", ""), ""]
     out += [f"- **{label}:** {value}" for label, value in _pico(release)]
     out += ["", "## Clinical bottom line", "", c.get("bottom_line", "") or "—", "", "## Summary of the evidence", ""]
     for sentence, number in zip(c.get("sentences", []), numbers, strict=True):
@@ -155,7 +160,7 @@ def to_docx(release: Release) -> bytes:
                                           f"{release.withdrawal.reason}")
         run.bold = True
         run.font.color.rgb = RGBColor(0xC0, 0x00, 0x00)
-    doc.add_heading("Question", level=1)
+    doc.add_heading(question_heading(release), level=1)
     doc.add_paragraph(c.get("question", ""))
     _table(doc, _pico(release))
     doc.add_heading("Clinical bottom line", level=1)

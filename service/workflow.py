@@ -44,6 +44,8 @@ from service.store import AuditLog, DraftRepository
 LIBRARIAN = frozenset({Role.LIBRARIAN})
 REVIEWER = frozenset({Role.REVIEWER})
 STAFF = frozenset({Role.LIBRARIAN, Role.REVIEWER})
+CLAIM_METHOD = ("checked as a claim: the best candidates re-scored by the claim cross-encoder, which quotes the "
+                "sentences that report the finding, for or against")
 
 
 def require(who: Principal, allowed: frozenset[Role], action: str) -> None:
@@ -76,15 +78,18 @@ class Workflow:
 
     def create_draft(self, who: Principal, question: str, max_sentences: int, evidence: Evidence,
                      pico: dict[str, str] | None = None, filters: SearchFilters | None = None,
-                     priority: SourcePriority | None = None) -> Draft:
+                     priority: SourcePriority | None = None, claim: bool = False) -> Draft:
         """Ask the summariser for a machine draft and store it as version 1, every sentence unverified.
 
-        PICO fields widen the search, ``filters`` restrict it; both go into the search strategy.
+        PICO fields widen the search, ``filters`` restrict it; both go into the search strategy. With
+        ``claim`` the text is checked as a claim (the claim cross-encoder re-scores the best candidates, so
+        the draft quotes the sentences that report the finding, for or against); the search strategy
+        records it, and the draft is reviewed and released like any other.
         """
         require(who, LIBRARIAN, "creating a draft")
         question = redact(question).text  # no patient details in the store or the audit log, whoever calls
         summary = evidence.summarise(question, max_sentences, pico=Pico(**pico) if pico else None, filters=filters,
-                                     priority=priority)
+                                     priority=priority, claim=claim)
         now = utcnow()
         sentences = tuple(
             DraftSentence(key=i + 1, citation=s.citation, source_text=s.text, sentence_id=s.sentence_id)
@@ -92,8 +97,10 @@ class Workflow:
         search = {"snapshot_id": summary.snapshot_id, "searched_at": now.isoformat(), "searched_by": who.name,
                   "filters": {"max_sentences": max_sentences, **summary.filters},
                   "method": "hybrid dense + BM25, extractive summary"
+                  + (f"; {CLAIM_METHOD}" if summary.claim else "")
                   + ("; source priority: national guidelines, then systematic reviews, then primary studies"
                      if summary.source_priority else ""),
+                  "claim": summary.claim,
                   "retrieved_document_ids": list(summary.retrieved_document_ids),
                   "queries": [summary.query or question], "status": summary.status,
                   "source_priority": summary.source_priority}
@@ -102,7 +109,8 @@ class Workflow:
                       search=search, sentences=sentences, next_key=len(sentences) + 1, created_at=now,
                       updated_at=now)
         entry = AuditEntry(actor=who.name, action=AuditAction.CREATE, at=now,
-                           after={"question": question, "sentences": len(sentences), "state": "draft"})
+                           after={"question": question, "sentences": len(sentences), "state": "draft",
+                                  **({"claim": True} if summary.claim else {})})
         return self.drafts.create_draft(draft, entry)
 
     def get_draft(self, who: Principal, draft_id: int) -> Draft:

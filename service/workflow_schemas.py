@@ -27,6 +27,9 @@ class DraftCreateIn(RedactsQuestion):
     pico: PicoIn | None = Field(None, description="Structured question; its fields are added to the search.")
     filters: FiltersIn | None = Field(None, description="Restrict the documents the machine draft quotes from.")
     source_priority: bool | None = Field(None, description="Apply the source-priority prior (default: setting).")
+    claim: bool = Field(False, description="Draft a claim check (\"Vitamin D reduces fractures\") instead of "
+                        "a question: the machine draft quotes the sentences that report the finding, for or "
+                        "against, as ranked by the claim cross-encoder. 400 when no claim scorer is installed.")
 
 
 class SentenceChangeIn(BaseModel):
@@ -171,6 +174,7 @@ class DraftOut(BaseModel):
     max_sentences: int
     snapshot_id: str
     search: dict[str, Any]
+    claim: bool = Field(False, description="Whether the draft checks a claim rather than answers a question.")
     created_at: datetime
     updated_at: datetime
     submitted_at: datetime | None
@@ -193,6 +197,7 @@ class DraftOut(BaseModel):
         return cls(id=d.id, version=d.version, state=str(d.state), question=d.question, pico=d.pico,
                    author=d.author, reviewer=d.reviewer, bottom_line=d.bottom_line, caveats=d.caveats,
                    max_sentences=d.max_sentences, snapshot_id=d.snapshot_id, search=d.search,
+                   claim=bool(d.search.get("claim", False)),
                    created_at=d.created_at, updated_at=d.updated_at, submitted_at=d.submitted_at,
                    approved_at=d.approved_at, release_count=d.release_count,
                    sentences=[SentenceOut.of(s) for s in d.sentences],

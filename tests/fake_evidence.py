@@ -29,12 +29,14 @@ class FakeEvidence:
                         section="Hand Hygiene", source_path="guideline.pdf")
 
     def summarise(self, question: str, max_sentences: int, *, pico: Pico | None = None,
-                  filters: SearchFilters | None = None, priority: SourcePriority | None = None) -> Summary:
-        """The first ``max_sentences`` sentences of the page (PICO, filters and priority are ignored)."""
+                  filters: SearchFilters | None = None, priority: SourcePriority | None = None,
+                  claim: bool = False) -> Summary:
+        """The first ``max_sentences`` sentences of the page (PICO, filters, priority and claim are ignored,
+        except that the summary says whether it checked a claim)."""
         chosen = tuple(SummarySentence(sentence_id=i, text=PAGE[a:b], citation=self._citation(a, b), score=1.0)
                        for i, (a, b) in enumerate(self.sentences[:max_sentences]))
         return Summary(question=question, sentences=chosen, status="answered", message="",
-                       snapshot_id=self.snapshot_id, retrieved_document_ids=(DOC,))
+                       snapshot_id=self.snapshot_id, retrieved_document_ids=(DOC,), claim=claim)
 
     def sentence(self, sentence_id: int) -> tuple[Citation, str]:
         """An indexed sentence."""

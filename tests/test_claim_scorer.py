@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 import pytest
 from conftest import SHARED, add_keys, bearer, make_settings
+from fake_claim_scorer import PreferWord
 from fastapi.testclient import TestClient
+from servers import LiveServer
 
 from evsum.engine import Engine
 from evsum.errors import ClaimScorerUnavailableError
@@ -18,6 +20,7 @@ from models.claim_scorer import CLAIM_SCORER_FILE, ClaimScorer, default_claim_sc
 from models.encoders import HashEncoder
 from models.onnx_encoder import OnnxInt8Encoder
 from service.app import create_app
+from ui.client import EvsumClient
 
 SCIFACT = SHARED / "data" / "scifact"
 # SciFact claim 47 (dev split of eval.splits) with its rationale and the first sentence of its evidence
@@ -28,21 +31,6 @@ RATIONALE = "We detect a strong and reproducible bias in the phage genome locati
 BACKGROUND = ("Clustered regularly interspaced short palindromic repeats (CRISPR)-Cas systems provide adaptive "
               "immunity against phage via spacer-encoded CRISPR RNAs that are complementary to invasive nucleic "
               "acids.")
-
-
-class PreferWord:
-    """A fake pair scorer: a high logit for sentences containing ``word``; records what it read."""
-
-    def __init__(self, word: str) -> None:
-        self.word = word
-        self.calls: list[tuple[str, list[str]]] = []
-
-    def score(self, claim: str, sentences: Sequence[str]) -> np.ndarray:
-        self.calls.append((claim, list(sentences)))
-        return np.array([8.0 if self.word in s.lower() else -8.0 for s in sentences], dtype=np.float32)
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": "prefer-word"}
 
 
 @pytest.fixture()
@@ -101,6 +89,19 @@ def test_the_api_checks_claims_and_answers_400_without_a_scorer(sample_index: Pa
         app.state.engine.summariser.claim_scorer = None
         refused = client.post("/v1/summaries", json={"question": "Hand hygiene prevents infection.", "claim": True})
         assert refused.status_code == 400 and "claim scorer" in refused.json()["detail"]
+
+
+def test_a_librarian_drafts_a_claim_check_through_the_ui_client_and_the_live_service(sample_index: Path,
+                                                                                    tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'evsum.sqlite'}"
+    keys = add_keys(database_url, {"claim-librarian": "librarian"})
+    with LiveServer(sample_index, database_url, tmp_path / "server.log") as server:  # the shipped claim scorer
+        librarian = EvsumClient(server.url, api_key=keys["claim-librarian"])
+        draft = librarian.create_draft("Alcohol-based hand rub is preferred for hand hygiene.", 2, claim=True)
+        assert draft.claim is True and draft.sentences
+        assert all(s.status == "unverified" and s.text == s.source_text for s in draft.sentences)
+        assert librarian.draft(draft.id).claim is True
+        assert librarian.create_draft("hand hygiene", 2).claim is False
 
 
 def test_no_weights_means_no_claim_scorer(tmp_path: Path) -> None:

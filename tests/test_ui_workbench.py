@@ -61,6 +61,17 @@ def test_drafts_page_creates_a_draft_and_opens_the_editor(fake: FakeApiClient) -
     assert at.title[0].value == "Draft editor" and "Draft #1 created" in texts(at)
 
 
+def test_drafts_page_drafts_a_claim_check_and_the_editor_says_so(fake: FakeApiClient) -> None:
+    at = start(fake, "views/drafts.py")
+    at.text_area(key="new_draft_question").input("Alcohol-based hand rub prevents infections.")
+    at.checkbox(key="new_draft_claim").check()
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert ("create_draft", ("Alcohol-based hand rub prevents infections.", 4, "claim")) in fake.calls
+    assert fake.drafts_by_id[1].claim is True
+    assert at.title[0].value == "Draft editor" and "**Claim checked:**" in texts(at)
+
+
 def test_drafts_page_filters_by_state(fake: FakeApiClient) -> None:
     fake.create_draft(SAMPLE_QUESTION, 2)
     ready_for_review(fake)

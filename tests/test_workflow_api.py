@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import add_keys, bearer, make_settings
+from fake_claim_scorer import PreferWord
 from fastapi.testclient import TestClient
 
 from models.encoders import HashEncoder
@@ -88,6 +89,32 @@ def test_create_draft_quotes_verbatim_unverified_sentences(api: Api) -> None:
         assert page["text"][c["char_start"]:c["char_end"]] == sentence["text"] == sentence["source_text"]
     assert api("lib", "GET", f"/v1/drafts/{draft['id']}").headers["etag"] == "1"
     assert draft["id"] in [d["id"] for d in api("rev", "GET", "/v1/drafts", params={"state": "draft"}).json()["drafts"]]
+
+
+def test_a_claim_check_is_drafted_reviewed_released_and_exported_as_a_claim(api: Api) -> None:
+    claim = "Alcohol-based hand rub is preferred for hand hygiene."
+    summariser = api.client.app.state.engine.summariser  # type: ignore[attr-defined]
+    installed = summariser.claim_scorer
+    try:
+        summariser.claim_scorer = PreferWord("alcohol")
+        response = api("lib", "POST", "/v1/drafts", json={"question": claim, "max_sentences": 2, "claim": True})
+        summariser.claim_scorer = None
+        refused = problem(api("lib", "POST", "/v1/drafts", json={"question": claim, "claim": True}), 400)
+    finally:
+        summariser.claim_scorer = installed
+    assert "claim scorer" in refused["detail"]
+    assert response.status_code == 201, response.text
+    draft = response.json()
+    assert draft["claim"] is True and draft["search"]["claim"] is True
+    assert "checked as a claim" in draft["search"]["method"]
+    assert "alcohol" in draft["sentences"][0]["text"].lower()  # the fake cross-encoder's choice is quoted first
+    assert new_draft(api)["claim"] is False  # a question stays a question
+    draft = verify_all(api, draft)
+    api("lib", "POST", f"/v1/drafts/{draft['id']}/submit")
+    api("rev", "POST", f"/v1/drafts/{draft['id']}/approve", json={"comment": "ok"})
+    release = api("rev", "POST", f"/v1/drafts/{draft['id']}/release").json()
+    markdown = api("dr-c", "GET", f"/v1/releases/{release['release_id']}/export", params={"format": "md"}).text
+    assert f"## Claim checked\n\n{claim}" in markdown and "checked as a claim" in markdown
 
 
 def test_edits_are_tracked_changes_and_stale_writes_conflict(api: Api) -> None:

@@ -283,8 +283,10 @@ class ApiClient(Protocol):
         """One draft with its sentences and comments."""
         ...
 
-    def create_draft(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UIDraft:
-        """A machine draft for ``question``: every sentence unverified (PICO, filters and priority as asked)."""
+    def create_draft(self, question: str, max_sentences: int, options: AskOptions | None = None, *,
+                     claim: bool = False) -> UIDraft:
+        """A machine draft for ``question``: every sentence unverified (PICO, filters and priority as asked);
+        with ``claim``, a claim check (the sentences that report the finding, for or against)."""
         ...
 
     def update_draft(self, draft_id: int, version: int, changes: Mapping[str, Any]) -> UIDraft:
@@ -517,9 +519,12 @@ class EvsumClient(RecheckHttpMixin):
         """``GET /v1/drafts/{id}``."""
         return _parse(UIDraft, self._request("GET", f"/v1/drafts/{int(draft_id)}"))
 
-    def create_draft(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UIDraft:
-        """``POST /v1/drafts``."""
+    def create_draft(self, question: str, max_sentences: int, options: AskOptions | None = None, *,
+                     claim: bool = False) -> UIDraft:
+        """``POST /v1/drafts`` (``claim: true`` for a claim check)."""
         body = {"question": question, "max_sentences": max_sentences, **(options.body() if options else {})}
+        if claim:
+            body["claim"] = True
         return _parse(UIDraft, self._request("POST", "/v1/drafts", json=body))
 
     def update_draft(self, draft_id: int, version: int, changes: Mapping[str, Any]) -> UIDraft:

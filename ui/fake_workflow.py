@@ -35,7 +35,7 @@ class FakeWorkflowMixin:
     releases_by_id: dict[int, UIRelease]
     user: str
     page_texts: dict[tuple[str, int], str]
-    summarise: Callable[[str, int, AskOptions | None], UISummary]
+    summarise: Callable[..., UISummary]  # (question, max_sentences, options, *, claim=False)
     _record: Callable[..., None]
     _citation: Callable[[str, int, int, int, str | None], UICitation]
 
@@ -52,15 +52,16 @@ class FakeWorkflowMixin:
         self._record("draft", draft_id)
         return self._draft(draft_id)
 
-    def create_draft(self, question: str, max_sentences: int, options: AskOptions | None = None) -> UIDraft:
+    def create_draft(self, question: str, max_sentences: int, options: AskOptions | None = None, *,
+                     claim: bool = False) -> UIDraft:
         """A draft of the canned answer, every sentence unverified (a doc-type filter applies)."""
-        summary = self.summarise(question, max_sentences, options)
-        self._record("create_draft", question, max_sentences)
+        summary = self.summarise(question, max_sentences, options, claim=claim)
+        self._record("create_draft", question, max_sentences, *(("claim",) if claim else ()))
         sentences = tuple(UIDraftSentence(id=i + 1, text=s.text, source_text=s.text, status="unverified",
                                           citation=s.citation, sentence_id=s.sentence_id)
                           for i, s in enumerate(summary.sentences))
         draft = UIDraft(id=len(self.drafts_by_id) + 1, version=1, state="draft", question=question, author=self.user,
-                        snapshot_id=summary.snapshot_id, sentences=sentences)
+                        snapshot_id=summary.snapshot_id, sentences=sentences, claim=claim)
         return self._store(draft)
 
     def update_draft(self, draft_id: int, version: int, changes: Mapping[str, Any]) -> UIDraft:

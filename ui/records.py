@@ -60,6 +60,7 @@ class UIDraft:
     comments: tuple[UIComment, ...] = ()
     not_ready: tuple[str, ...] = ()
     redaction_notice: str | None = None
+    claim: bool = False  # drafted as a claim check (the claim cross-encoder chose the quotes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,8 +88,8 @@ def pick_draft(client: ApiClient, states: tuple[str, ...], key: str) -> UIDraft 
 
 
 def draft_header(draft: UIDraft) -> None:
-    """Question, state, version and people."""
-    st.markdown(f"**Question:** {fmt.escape_markdown(draft.question)}")
+    """Question (or the claim checked), state, version and people."""
+    st.markdown(f"**{'Claim checked' if draft.claim else 'Question'}:** {fmt.escape_markdown(draft.question)}")
     reviewer = f" · reviewer {draft.reviewer}" if draft.reviewer else ""
     st.caption(f"Draft #{draft.id} · {wf.state_label(draft.state)} · version {draft.version} · "
                f"author {draft.author}{reviewer} · releases {draft.release_count}")

@@ -60,7 +60,8 @@ def create_draft(body: DraftCreateIn, who: Librarian, workflow: WorkflowDep, evi
     pico = {k: v for k, v in body.pico.model_dump().items() if v} if body.pico else None
     draft = workflow.create_draft(who, body.question, body.max_sentences or settings.summary.max_sentences,
                                   evidence, pico, filters=body.filters.to_record() if body.filters else None,
-                                  priority=priority_for(settings.priority, body.source_priority))
+                                  priority=priority_for(settings.priority, body.source_priority),
+                                  claim=body.claim)
     response.headers["Location"] = f"/v1/drafts/{draft.id}"
     return _out(response, draft).with_redactions(body.redactions)
 

@@ -1,6 +1,8 @@
-"""Drafts page: start a draft from a question, and list drafts by state."""
+"""Drafts page: start a draft from a question (or a claim to check), and list drafts by state."""
 
 from __future__ import annotations
+
+import functools
 
 import streamlit as st
 
@@ -22,8 +24,10 @@ def main() -> None:
         question = st.text_area("Question", key="new_draft_question", max_chars=2000,
                                 placeholder="The clinical question to summarise the evidence for")
         max_sentences = st.slider("Sentences in the machine draft", 1, 10, 4, key="new_draft_max")
+        claim = st.checkbox("Check a claim instead (\"Vitamin D reduces fractures\"): quote the sentences that "
+                            "report this finding, for or against", key="new_draft_claim")
         if st.form_submit_button("Create draft", type="primary") and question.strip():
-            draft = act(client.create_draft, question.strip(), max_sentences, options)
+            draft = act(functools.partial(client.create_draft, claim=claim), question.strip(), max_sentences, options)
             if draft is not None:
                 st.session_state[DRAFT_KEY] = draft.id
                 notice(f"Draft #{draft.id} created: check each sentence against its source."
