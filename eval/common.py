@@ -132,32 +132,34 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
             handle.write(json.dumps(_clean(row), ensure_ascii=False) + "\n")
 
 
-INT8_INSTRUCTION_FLAGS: tuple[str, ...] = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+INT8_INSTRUCTION_FLAGS: tuple[str, ...] = (
+    "avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8",  # x86-64 ('flags')
+    "asimddp", "i8mm", "sve", "sve2",  # Arm ('Features')
+)
 
 
 def machine_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, Any]:
-    """The CPU a run used: model name, core count, and which int8-relevant instruction sets it has.
+    """The CPU a run used: model, architecture, usable CPUs, and which int8-relevant instruction sets it has.
 
-    ONNX Runtime picks its int8 matrix kernels by instruction set (AVX2, AVX-512, VNNI, AMX), and
-    their rounding differs slightly, so the int8 encoder's vectors, and the scores derived from them,
-    can move a little between machines with the same code and the same graph.
+    ONNX Runtime picks its int8 matrix kernels by instruction set (AVX2, AVX-512, VNNI, AMX on x86-64;
+    dot-product and i8mm on Arm), and their rounding differs slightly, so the int8 encoder's vectors, and
+    the scores derived from them, can move a little between machines with the same code and the same graph.
     """
     import os
 
-    model, flags = platform.processor() or platform.machine(), set()
+    model, flags = "", set[str]()
     try:
         for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                model = value.strip()
-            elif key.strip() == "flags":
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key in ("model name", "Hardware") and value and not model:
+                model = value
+            elif key in ("flags", "Features") and not flags:
                 flags = set(value.split())
-            if flags and model:
-                break
     except OSError:
         pass
-    return {"cpu": model, "cores": os.cpu_count() or 0,
-            "int8_instructions": [flag for flag in INT8_INSTRUCTION_FLAGS if flag in flags]}
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
+    return {"cpu": model or platform.processor() or platform.machine(), "architecture": platform.machine(),
+            "usable_cpus": usable, "int8_instructions": [flag for flag in INT8_INSTRUCTION_FLAGS if flag in flags]}
 
 
 def run_info(options: EvalOptions, dataset: str, engine: Any, backend: SummaryBackend, started: float,
@@ -176,7 +178,7 @@ def run_info(options: EvalOptions, dataset: str, engine: Any, backend: SummaryBa
         info["snapshot_id"] = engine.reader.snapshot_id
         info["encoder"] = engine.encoder.name
         graph = getattr(engine.encoder, "graph_path", None)
-        if graph is not None and Path(graph).is_file():  # the int8 graph this run's vectors came from
+        if graph is not None and Path(graph).is_file():  # the int8 graph that encoded this run's queries
             from indexing.pipeline import sha256_file
 
             info["encoder_graph_sha256"] = sha256_file(Path(graph))

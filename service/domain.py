@@ -163,6 +163,11 @@ class Draft:
     release_count: int = 0
     comments: tuple[Comment, ...] = ()
 
+    @property
+    def claim(self) -> bool:
+        """Whether the draft checks a claim (its search strategy says so) rather than answers a question."""
+        return bool(self.search.get("claim", False))
+
 
 @dataclass(frozen=True, slots=True)
 class NewComment:
@@ -198,8 +203,13 @@ class Release:
 
     @property
     def question(self) -> str:
-        """The question the release answers."""
+        """The question the release answers (or the claim it checks)."""
         return str(self.content.get("question", ""))
+
+    @property
+    def claim(self) -> bool:
+        """Whether the release is a claim check (drafted with ``claim``) rather than a question's summary."""
+        return bool(self.content.get("search", {}).get("claim", False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,3 +337,4 @@ class SavedQuestion:
     last_run_at: datetime | None = None
     last_snapshot_id: str | None = None
     cited_document_ids: tuple[str, ...] = ()
+    claim: bool = False  # a claim to check, rerun through the claim cross-encoder

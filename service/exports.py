@@ -82,7 +82,7 @@ def _signoff(release: Release) -> list[tuple[str, str]]:
 
 def question_heading(release: Release) -> str:
     """The heading of the drafted text: "Claim checked" for a claim check, else "Question"."""
-    return "Claim checked" if release.content.get("search", {}).get("claim") else "Question"
+    return "Claim checked" if release.claim else "Question"
 
 
 def _strategy(release: Release) -> list[tuple[str, str]]:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evsum.errors import InvalidRequestError
+from evsum.errors import ClaimScorerUnavailableError, InvalidRequestError
 from evsum.records import DocType, Document, Pico, SearchFilters, SummarySentence
 from evsum.retrieval import SourcePriority, priority_for
 from evsum.settings import SourcePrioritySettings
@@ -35,6 +35,7 @@ from service.evidence import Evidence, source_metadata
 from service.store import DraftRepository, RecheckRepository
 
 RETRACTION_COLUMNS = ("doi", "pmid", "document_id")
+CLAIM_SCORER_UNAVAILABLE = "claim_scorer_unavailable"  # a saved claim check that could not be rerun
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,10 @@ class RecheckReport:
                f"'needs review' flags ({self.open_flags} open in all)"]
         out += [f"  release {f.release_id} (draft {f.draft_id}) needs review: {f.reason}" for f in self.new_flags]
         for run in self.runs:
-            if run.new_document_ids:
+            if run.status == CLAIM_SCORER_UNAVAILABLE:
+                out.append(f"  saved claim check {run.saved.id} ({run.saved.question!r}): not rerun, no claim "
+                           "scorer is installed")
+            elif run.new_document_ids:
                 out.append(f"  saved question {run.saved.id} ({run.saved.question!r}) would now also cite: "
                            + "; ".join(f"{t} [{d}]" for d, t in zip(run.new_document_ids, run.new_titles)))
             else:
@@ -227,8 +231,9 @@ class Rechecker:
 
     def save_question(self, owner: str, question: str, pico: dict[str, str] | None, filters: SearchFilters,
                       source_priority: bool | None, evidence: Evidence | None,
-                      priority: SourcePriority | None) -> SavedQuestion:
-        """Save a question with its filters; when the index is loaded, remember what it cites today."""
+                      priority: SourcePriority | None, *, claim: bool = False) -> SavedQuestion:
+        """Save a question (or, with ``claim``, a claim to check) with its filters; when the index is loaded,
+        remember what it cites today."""
         if not question.strip():
             raise InvalidRequestError("a saved question needs the question text")
         cited: tuple[str, ...] = ()
@@ -236,13 +241,13 @@ class Rechecker:
         now = utcnow()
         if evidence is not None:
             summary = evidence.summarise(question, 5, pico=Pico(**pico) if pico else None, filters=filters,
-                                         priority=priority)
+                                         priority=priority, claim=claim)
             cited = _cited(summary.sentences)
             snapshot = evidence.snapshot_id
         saved = SavedQuestion(id=0, question=question.strip(), pico=pico or None, filters=filters_to_json(filters),
                               source_priority=source_priority, owner=owner, created_at=now,
                               last_run_at=now if evidence else None, last_snapshot_id=snapshot,
-                              cited_document_ids=cited)
+                              cited_document_ids=cited, claim=claim)
         return self.store.save_question(saved)
 
     def rerun_saved(self, evidence: Evidence, titles: Mapping[str, str], actor: str,
@@ -250,14 +255,20 @@ class Rechecker:
         """Rerun saved questions; report the documents each would now cite that it did not before.
 
         ``only_stale`` reruns only those last run against another snapshot (the service's start-up job).
+        A saved claim check is rerun as a claim; when no claim scorer is installed it is reported with
+        status ``claim_scorer_unavailable`` and left as it was, to be rerun once one is.
         """
         runs = []
         for saved in self.store.saved_questions():
             if only_stale and saved.last_snapshot_id == evidence.snapshot_id:
                 continue
-            summary = evidence.summarise(saved.question, 5, pico=Pico(**saved.pico) if saved.pico else None,
-                                         filters=filters_from_json(saved.filters),
-                                         priority=priority_for(priority, saved.source_priority))
+            try:
+                summary = evidence.summarise(saved.question, 5, pico=Pico(**saved.pico) if saved.pico else None,
+                                             filters=filters_from_json(saved.filters),
+                                             priority=priority_for(priority, saved.source_priority), claim=saved.claim)
+            except ClaimScorerUnavailableError:
+                runs.append(SavedQuestionRun(saved, saved.cited_document_ids, (), (), CLAIM_SCORER_UNAVAILABLE))
+                continue
             cited = _cited(summary.sentences)
             new = [d for d in cited if d not in saved.cited_document_ids]
             stored = self.store.record_run(saved.id, evidence.snapshot_id, cited, new, actor)

@@ -105,6 +105,8 @@ class SavedQuestionIn(RedactsQuestion):  # patient details removed before the qu
     pico: PicoIn | None = None
     filters: FiltersIn | None = None
     source_priority: bool | None = None
+    claim: bool = Field(False, description="Save a claim to check rather than a question: each rerun quotes the "
+                        "sentences that report the finding, through the claim cross-encoder (400 without one).")
 
 
 class SavedQuestionOut(BaseModel):
@@ -120,13 +122,15 @@ class SavedQuestionOut(BaseModel):
     last_run_at: datetime | None
     last_snapshot_id: str | None
     cited_document_ids: list[str]
+    claim: bool = False
 
     @classmethod
     def of(cls, q: SavedQuestion) -> SavedQuestionOut:
         """From the domain record."""
         return cls(id=q.id, question=q.question, pico=q.pico, filters=q.filters, source_priority=q.source_priority,
                    owner=q.owner, created_at=q.created_at, last_run_at=q.last_run_at,
-                   last_snapshot_id=q.last_snapshot_id, cited_document_ids=list(q.cited_document_ids))
+                   last_snapshot_id=q.last_snapshot_id, cited_document_ids=list(q.cited_document_ids),
+                   claim=q.claim)
 
 
 class SavedQuestionListOut(BaseModel):

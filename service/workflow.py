@@ -44,8 +44,8 @@ from service.store import AuditLog, DraftRepository
 LIBRARIAN = frozenset({Role.LIBRARIAN})
 REVIEWER = frozenset({Role.REVIEWER})
 STAFF = frozenset({Role.LIBRARIAN, Role.REVIEWER})
-CLAIM_METHOD = ("checked as a claim: the best candidates re-scored by the claim cross-encoder, which quotes the "
-                "sentences that report the finding, for or against")
+CLAIM_METHOD = ("checked as a claim: the best candidates re-scored by the claim cross-encoder, so that the "
+                "sentences quoted are those that report the finding, for or against")
 
 
 def require(who: Principal, allowed: frozenset[Role], action: str) -> None:
@@ -253,13 +253,15 @@ class Workflow:
     # --- releases for readers -----------------------------------------------------------------
 
     def releases(self, draft_id: int | None = None, question: str | None = None,
-                 include_withdrawn: bool = True) -> list[Release]:
-        """Releases, newest first; with ``question``, the current releases that answer it."""
+                 include_withdrawn: bool = True, claim: bool | None = None) -> list[Release]:
+        """Releases, newest first; with ``question``, the current releases that answer it. ``claim`` keeps
+        only claim checks (true) or only question summaries (false), so a question is never answered by a
+        released claim check with the same words, nor a claim by a question's summary."""
+        found = [r for r in self.drafts.list_releases(draft_id=draft_id) if claim is None or r.claim is claim]
         if question is None:
-            found = self.drafts.list_releases(draft_id=draft_id)
             return [r for r in found if include_withdrawn or r.withdrawal is None]
         # stored questions are redacted, so match the redacted form
-        return matching_releases(self.drafts.list_releases(draft_id=draft_id), redact(question).text)
+        return matching_releases(found, redact(question).text)
 
 
 def matching_releases(releases: list[Release], question: str, threshold: float = 0.6) -> list[Release]:

@@ -19,7 +19,7 @@ Verdict = Literal["unverified", "verified", "rejected", "needs_edit"]
 
 
 class DraftCreateIn(RedactsQuestion):
-    """A question to draft a summary for."""
+    """A question to draft a summary for (or, with ``claim``, a claim to check)."""
 
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, max_length=2000)
@@ -197,7 +197,7 @@ class DraftOut(BaseModel):
         return cls(id=d.id, version=d.version, state=str(d.state), question=d.question, pico=d.pico,
                    author=d.author, reviewer=d.reviewer, bottom_line=d.bottom_line, caveats=d.caveats,
                    max_sentences=d.max_sentences, snapshot_id=d.snapshot_id, search=d.search,
-                   claim=bool(d.search.get("claim", False)),
+                   claim=d.claim,
                    created_at=d.created_at, updated_at=d.updated_at, submitted_at=d.submitted_at,
                    approved_at=d.approved_at, release_count=d.release_count,
                    sentences=[SentenceOut.of(s) for s in d.sentences],
@@ -218,6 +218,7 @@ class DraftListItem(BaseModel):
     updated_at: datetime
     sentences: int
     release_count: int
+    claim: bool = Field(False, description="A claim check rather than a question's summary.")
 
 
 class DraftListOut(BaseModel):
@@ -230,7 +231,8 @@ class DraftListOut(BaseModel):
         """From domain records."""
         return cls(drafts=[DraftListItem(id=d.id, version=d.version, state=str(d.state), question=d.question,
                                          author=d.author, reviewer=d.reviewer, updated_at=d.updated_at,
-                                         sentences=len(d.sentences), release_count=d.release_count)
+                                         sentences=len(d.sentences), release_count=d.release_count,
+                                         claim=d.claim)
                            for d in drafts])
 
 
@@ -274,13 +276,14 @@ class ReleaseItem(BaseModel):
     withdrawn: bool
     needs_review: bool = Field(False, description="A cited document changed, was superseded or retracted "
                                "(see review_flags / GET /v1/review-flags).")
+    claim: bool = Field(False, description="A claim check rather than a question's summary.")
 
     @classmethod
     def of(cls, r: Release, needs_review: bool = False) -> ReleaseItem:
         """From the domain record."""
         return cls(release_id=r.id, draft_id=r.draft_id, number=r.number, question=r.question,
                    released_at=r.released_at, released_by=r.released_by, withdrawn=r.withdrawal is not None,
-                   needs_review=needs_review)
+                   needs_review=needs_review, claim=r.claim)
 
 
 class ReleaseListOut(BaseModel):

@@ -17,6 +17,7 @@ class FakeEvidence:
     snapshot_id = "fake-snapshot"
 
     def __init__(self) -> None:
+        self.claims: list[bool] = []  # the ``claim`` argument of each summarise call
         self.sentences: list[tuple[int, int]] = []
         start = 0
         for part in PAGE.split(". "):
@@ -33,6 +34,7 @@ class FakeEvidence:
                   claim: bool = False) -> Summary:
         """The first ``max_sentences`` sentences of the page (PICO, filters, priority and claim are ignored,
         except that the summary says whether it checked a claim)."""
+        self.claims.append(claim)
         chosen = tuple(SummarySentence(sentence_id=i, text=PAGE[a:b], citation=self._citation(a, b), score=1.0)
                        for i, (a, b) in enumerate(self.sentences[:max_sentences]))
         return Summary(question=question, sentences=chosen, status="answered", message="",

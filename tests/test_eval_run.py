@@ -68,7 +68,7 @@ def test_pubmedqa_run_writes_metrics_predictions_and_report(pubmedqa_run: tuple[
         assert isinstance(system[key], float), key
     assert system["citation_valid"] == 1.0 and system["cited_sentences"] > 0
     assert system["latency_ms_p95"] >= system["latency_ms_p50"] > 0
-    assert metrics["run"]["machine"]["cores"] >= 1 and metrics["run"]["machine"]["cpu"]
+    assert metrics["run"]["machine"]["usable_cpus"] >= 1 and metrics["run"]["machine"]["cpu"]
     assert 0.0 <= system["recall_at_1"] <= system["recall_at_5"] <= 1.0
     for name in BASELINES:
         assert set(metrics["baselines"][name]) == {"rouge1", "rouge2", "rougeL"}
@@ -195,7 +195,11 @@ def test_machine_info_reads_the_cpu_and_its_int8_instruction_sets(tmp_path: Path
     info = machine_info(cpuinfo)
     assert info["cpu"] == "Example Xeon 8480"
     assert info["int8_instructions"] == ["avx2", "avx512f", "avx512_vnni", "amx_int8"]
-    assert info["cores"] >= 1
+    assert info["usable_cpus"] >= 1 and info["architecture"]
+    arm = tmp_path / "cpuinfo-arm"
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd asimddp sve i8mm\n"
+                   "CPU implementer\t: 0x41\n", encoding="utf-8")
+    assert machine_info(arm)["int8_instructions"] == ["asimddp", "i8mm", "sve"]
     assert machine_info(tmp_path / "absent")["int8_instructions"] == []
 
 

@@ -22,6 +22,7 @@ import httpx
 import pymupdf
 import pytest
 from conftest import CDC_OUTPATIENT, DIABETES_PAPER, WHO_DIET, add_keys, bearer, make_settings
+from fake_claim_scorer import PreferWord
 from fastapi.testclient import TestClient
 
 from evsum.records import DocType, Document, SourceInfo
@@ -226,3 +227,28 @@ def test_find_flags_rules() -> None:
     assert find_flags([release], None, [retraction])[0].release_id == 7
     withdrawn = replace(release, withdrawal=Withdrawal(at=utcnow(), actor="rev", reason="old"))
     assert find_flags([withdrawn], {}, [retraction]) == []
+
+
+def test_a_saved_claim_check_reruns_as_a_claim_and_waits_for_a_claim_scorer(sample_index: Path,
+                                                                           tmp_path: Path) -> None:
+    settings = make_settings(sample_index, database_url=f"sqlite:///{tmp_path / 'evsum.sqlite'}")
+    keys = add_keys(settings.database_url, USERS)
+    claim = "Alcohol-based hand rub is preferred for hand hygiene."
+    with TestClient(create_app(settings, encoder=HashEncoder())) as client:
+        api = _client(client, keys)
+        summariser = client.app.state.engine.summariser  # type: ignore[attr-defined]
+        fake = PreferWord("alcohol")
+        summariser.claim_scorer = fake
+        saved = api("lib", "POST", "/v1/saved-questions", json={"question": claim, "claim": True})
+        assert saved.status_code == 201, saved.text
+        assert saved.json()["claim"] is True and saved.json()["cited_document_ids"]
+        assert [c[0] for c in fake.calls] == [claim]
+        report = api("lib", "POST", "/v1/recheck").json()
+        assert [c[0] for c in fake.calls] == [claim, claim]  # the rerun went through the claim scorer again
+        assert report["saved_questions"][0]["status"] == "answered"
+        summariser.claim_scorer = None
+        report = api("lib", "POST", "/v1/recheck").json()
+        assert report["saved_questions"][0]["status"] == "claim_scorer_unavailable"
+        assert api("lib", "GET", "/v1/saved-questions").json()["saved_questions"][0]["claim"] is True
+        refused = api("lib", "POST", "/v1/saved-questions", json={"question": claim, "claim": True})
+        assert refused.status_code == 400 and "claim scorer" in refused.json()["detail"]

@@ -92,7 +92,7 @@ def test_migrations_are_idempotent_and_match_the_models(store: SqlStore) -> None
     from service.store.models import Base
 
     migrate(store.engine)
-    assert current_revision(store.engine) == "0002"
+    assert current_revision(store.engine) == "0003"
     with store.engine.connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert [d for d in diffs if d[0] != "remove_table"] == []
@@ -219,3 +219,11 @@ def test_review_flags_retractions_and_saved_questions(workflow: Workflow, store:
     assert store.recheck.saved_questions("lib")[0].last_snapshot_id == "fake-snapshot"
     actions = [e.action for e in store.audit.query()]
     assert actions[-6:] == ["release", "retract", "needs_review", "flag_resolved", "save_question", "recheck"]
+    claim_check = rechecker.save_question("lib", "Alcohol rub prevents infection.", None, SearchFilters(), None,
+                                          evidence, None, claim=True)
+    assert claim_check.claim and evidence.claims[-1] is True
+    assert [q.claim for q in store.recheck.saved_questions("lib")] == [False, True]  # the column round-trips
+    assert store.audit.query()[-1].after["claim"] is True
+    evidence.claims.clear()
+    runs = rechecker.rerun_saved(evidence, {}, "lib", SourcePrioritySettings())
+    assert evidence.claims == [False, True]  # each reruns as it was saved: a question, then a claim

@@ -92,7 +92,13 @@ def test_checking_a_claim_asks_for_a_claim_and_says_so(fake: FakeApiClient) -> N
     assert ("summarise", (SAMPLE_QUESTION, 2, "claim")) in fake.calls
     assert any(text.startswith("**Claim checked:**") for text in markdown_texts(at))
     assert not any(text.startswith("**Question:**") for text in markdown_texts(at))
-    assert not [b for b in at.button if b.key == "save_question_button"]  # saved questions are questions only
+    save = [b for b in at.button if b.key == "save_question_button"]
+    assert save and save[0].label == "Save this claim check"  # a claim check can be saved too ...
+    save[0].click().run()
+    assert not at.exception, at.exception
+    assert any(name == "save_question" and args[0] == SAMPLE_QUESTION and args[-1] == "claim"
+               for name, args in fake.calls)
+    assert any("Saved as claim check" in str(s.value) for s in at.success)  # ... and says it is one
     at.checkbox(key="ask_claim").uncheck()
     at = ask(at, SAMPLE_QUESTION, max_sentences=2)
     assert ("summarise", (SAMPLE_QUESTION, 2)) in fake.calls

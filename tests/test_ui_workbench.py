@@ -176,6 +176,26 @@ def test_ask_shows_a_matching_release_first(fake: FakeApiClient) -> None:
     assert not [c for c in fake.calls if c[0] == "summarise" and c[1][0] == SAMPLE_QUESTION.upper()]
 
 
+def test_a_released_claim_check_answers_the_claim_but_not_a_question(fake: FakeApiClient) -> None:
+    claim = "Alcohol-based hand rub prevents infections."
+    draft = fake.create_draft(claim, 2, claim=True)
+    draft = fake.update_draft(draft.id, 1, {"sentences": [{"id": s.id, "status": "verified"} for s in draft.sentences],
+                                            "bottom_line": "Supported."})
+    fake.transition(draft.id, "submit", draft.version)
+    fake.user = "reviewer"
+    fake.transition(draft.id, "approve", fake.drafts_by_id[draft.id].version)
+    fake.release_draft(draft.id, fake.drafts_by_id[draft.id].version)
+    assert fake.releases_by_id[1].claim and fake.releases()[0].claim
+    at = start(fake)
+    at.text_area(key="ask_question").input(claim)
+    click(at, "ask_button")  # asked as a question: the machine summary, not the released claim check
+    assert not [s for s in at.success if "Reviewed evidence summary" in str(s.value)]
+    at.checkbox(key="ask_claim").check()
+    click(at, "ask_button")
+    assert "Reviewed evidence summary" in at.success[0].value
+    assert "**Claim checked:** Alcohol\\-based hand rub prevents infections" in texts(at)  # markdown-escaped
+
+
 def test_sidebar_api_key_is_prefilled_from_the_environment(fake: FakeApiClient,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVSUM_UI__API_KEY", "evsum_demo-key")

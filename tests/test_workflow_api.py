@@ -115,6 +115,14 @@ def test_a_claim_check_is_drafted_reviewed_released_and_exported_as_a_claim(api:
     release = api("rev", "POST", f"/v1/drafts/{draft['id']}/release").json()
     markdown = api("dr-c", "GET", f"/v1/releases/{release['release_id']}/export", params={"format": "md"}).text
     assert f"## Claim checked\n\n{claim}" in markdown and "checked as a claim" in markdown
+    listed = api("lib", "GET", "/v1/drafts").json()["drafts"]
+    assert [d["claim"] for d in listed if d["id"] == draft["id"]] == [True]
+    as_claim = api("dr-c", "GET", "/v1/releases", params={"question": claim, "claim": True}).json()["releases"]
+    assert [r["release_id"] for r in as_claim][:1] == [release["release_id"]] and as_claim[0]["claim"] is True
+    # a reader asking a question with the claim's words gets no claim check for an answer
+    as_question = api("dr-c", "GET", "/v1/releases", params={"question": claim, "claim": False}).json()["releases"]
+    assert release["release_id"] not in [r["release_id"] for r in as_question]
+    assert api("dr-c", "GET", f"/v1/releases/{release['release_id']}").json()["claim"] is True
 
 
 def test_edits_are_tracked_changes_and_stale_writes_conflict(api: Api) -> None:

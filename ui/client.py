@@ -229,8 +229,10 @@ class ApiClient(Protocol):
         with ``claim``, check it as a claim (the sentences that report the finding, for or against)."""
         ...
 
-    def save_question(self, question: str, options: AskOptions | None = None) -> UISavedQuestion:
-        """Save a question with its filters, to be rerun after index updates."""
+    def save_question(self, question: str, options: AskOptions | None = None, *,
+                      claim: bool = False) -> UISavedQuestion:
+        """Save a question (or, with ``claim``, a claim to check) with its filters, to be rerun after index
+        updates."""
         ...
 
     def saved_questions(self) -> tuple[UISavedQuestion, ...]:
@@ -313,8 +315,9 @@ class ApiClient(Protocol):
         """One release."""
         ...
 
-    def find_release(self, question: str) -> UIRelease | None:
-        """The current release that answers ``question``, if there is one."""
+    def find_release(self, question: str, *, claim: bool = False) -> UIRelease | None:
+        """The current release that answers ``question`` (with ``claim``, the current claim check of that
+        claim), if there is one."""
         ...
 
     def withdraw_release(self, release_id: int, reason: str) -> UIRelease:
@@ -560,9 +563,10 @@ class EvsumClient(RecheckHttpMixin):
         """``GET /v1/releases/{id}``."""
         return _parse(UIRelease, self._request("GET", f"/v1/releases/{int(release_id)}"))
 
-    def find_release(self, question: str) -> UIRelease | None:
-        """``GET /v1/releases?question=``, then the best match in full."""
-        found = _parse(ReleaseList, self._request("GET", "/v1/releases", params={"question": question})).releases
+    def find_release(self, question: str, *, claim: bool = False) -> UIRelease | None:
+        """``GET /v1/releases?question=&claim=``, then the best match in full."""
+        params = {"question": question, "claim": "true" if claim else "false"}
+        found = _parse(ReleaseList, self._request("GET", "/v1/releases", params=params)).releases
         return self.release(found[0].release_id) if found else None
 
     def withdraw_release(self, release_id: int, reason: str) -> UIRelease:

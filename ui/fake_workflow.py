@@ -43,6 +43,7 @@ class FakeWorkflowMixin:
         """Drafts, newest first."""
         self._record("drafts", state)
         return tuple(UIDraftItem(id=d.id, version=d.version, state=d.state, question=d.question, author=d.author,
+                                 claim=d.claim,
                                  updated_at=NOW, sentences=len(d.sentences), reviewer=d.reviewer,
                                  release_count=d.release_count)
                      for d in sorted(self.drafts_by_id.values(), key=lambda d: -d.id) if not state or d.state == state)
@@ -125,7 +126,8 @@ class FakeWorkflowMixin:
         release = UIRelease(release_id=len(self.releases_by_id) + 1, draft_id=draft.id, number=number,
                             question=draft.question, released_at=NOW, released_by=self.user, author=draft.author,
                             reviewer=draft.reviewer, approved_at=NOW, bottom_line=draft.bottom_line,
-                            caveats=draft.caveats, snapshot_id=draft.snapshot_id, sentences=draft.sentences)
+                            caveats=draft.caveats, snapshot_id=draft.snapshot_id, sentences=draft.sentences,
+                            claim=draft.claim)
         self.releases_by_id[release.release_id] = release
         self._store(replace(draft, state="released", version=draft.version + 1, release_count=number))
         return UIReleaseCreated(release_id=release.release_id, number=number, draft_id=draft.id)
@@ -135,7 +137,7 @@ class FakeWorkflowMixin:
         self._record("releases", draft_id)
         return tuple(UIReleaseItem(release_id=r.release_id, draft_id=r.draft_id, number=r.number,
                                    question=r.question, released_at=r.released_at, released_by=r.released_by,
-                                   withdrawn=r.withdrawn)
+                                   withdrawn=r.withdrawn, claim=r.claim)
                      for r in sorted(self.releases_by_id.values(), key=lambda r: -r.release_id)
                      if draft_id is None or r.draft_id == draft_id)
 
@@ -146,12 +148,12 @@ class FakeWorkflowMixin:
             raise ApiError(404, "Not found", f"no release with id {release_id}")
         return self.releases_by_id[release_id]
 
-    def find_release(self, question: str) -> UIRelease | None:
-        """The newest current release with the same question (case and spacing ignored)."""
+    def find_release(self, question: str, *, claim: bool = False) -> UIRelease | None:
+        """The newest current release with the same question (case and spacing ignored) and kind."""
         self._record("find_release", question)
         wanted = " ".join(question.lower().split())
         for r in sorted(self.releases_by_id.values(), key=lambda r: -r.release_id):
-            if not r.withdrawn and " ".join(r.question.lower().split()) == wanted:
+            if not r.withdrawn and r.claim is claim and " ".join(r.question.lower().split()) == wanted:
                 return r
         return None
 

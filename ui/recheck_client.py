@@ -99,6 +99,7 @@ class UISavedQuestion:
     last_run_at: str | None = None
     last_snapshot_id: str | None = None
     cited_document_ids: tuple[str, ...] = ()
+    claim: bool = False  # a saved claim check, rerun through the claim cross-encoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +137,14 @@ class _Requests(Protocol):
 class RecheckHttpMixin:
     """Saved questions and re-checks over HTTP (mixed into ``EvsumClient``)."""
 
-    def save_question(self: _Requests, question: str, options: AskOptions | None = None) -> UISavedQuestion:
-        """``POST /v1/saved-questions``."""
+    def save_question(self: _Requests, question: str, options: AskOptions | None = None, *,
+                      claim: bool = False) -> UISavedQuestion:
+        """``POST /v1/saved-questions`` (``claim: true`` saves a claim check)."""
         from ui.client import _parse
 
         body = {"question": question, **(options.body() if options else {})}
+        if claim:
+            body["claim"] = True
         return _parse(UISavedQuestion, self._request("POST", "/v1/saved-questions", json=body))
 
     def saved_questions(self: _Requests) -> tuple[UISavedQuestion, ...]:
@@ -173,9 +177,10 @@ class FakeRecheckMixin:
     def _record(self, name: str, *args: object) -> None:  # provided by FakeApiClient
         raise NotImplementedError
 
-    def save_question(self, question: str, options: AskOptions | None = None) -> UISavedQuestion:
-        """Store a saved question."""
-        self._record("save_question", question, options)
+    def save_question(self, question: str, options: AskOptions | None = None, *,
+                      claim: bool = False) -> UISavedQuestion:
+        """Store a saved question (or claim check)."""
+        self._record("save_question", question, options, *(("claim",) if claim else ()))
         from ui.client import ApiError
 
         if not question.strip():
@@ -184,7 +189,7 @@ class FakeRecheckMixin:
         options = options or AskOptions()
         saved = UISavedQuestion(id=number, question=question, owner=self.user, created_at=_now(),
                                 pico=options.pico(), filters=options.filters() or {},
-                                source_priority=options.source_priority)
+                                source_priority=options.source_priority, claim=claim)
         self.saved[number] = saved
         return saved
 

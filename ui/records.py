@@ -76,6 +76,7 @@ class UIDraftItem:
     sentences: int = 0
     reviewer: str | None = None
     release_count: int = 0
+    claim: bool = False  # a claim check
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class UIReleaseItem:
     released_by: str
     withdrawn: bool = False
     needs_review: bool = False
+    claim: bool = False  # a claim check
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,7 @@ class UIRelease:
     needs_review: bool = False
     review_flags: tuple[UIReviewFlag, ...] = ()
     documents: dict[str, dict[str, str]] = field(default_factory=dict)
+    claim: bool = False  # a claim check: its text is the claim checked, not a question
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,8 @@ def pick_draft(client: ApiClient, states: tuple[str, ...], key: str) -> UIDraft 
         st.info("No drafts here yet.")
         return None
     ids = [item.id for item in items]
-    labels = {item.id: f"#{item.id} · {wf.state_label(item.state)} · {item.question[:80]}" for item in items}
+    labels = {item.id: f"#{item.id} · {wf.state_label(item.state)} · {'claim check: ' if item.claim else ''}"
+                       f"{item.question[:80]}" for item in items}
     wanted = st.session_state.get(DRAFT_KEY)
     chosen = st.selectbox("Draft", ids, index=ids.index(wanted) if wanted in ids else 0,
                           format_func=lambda i: labels[i], key=key)
@@ -89,7 +90,7 @@ def pick_draft(client: ApiClient, states: tuple[str, ...], key: str) -> UIDraft 
 
 def draft_header(draft: UIDraft) -> None:
     """Question (or the claim checked), state, version and people."""
-    st.markdown(f"**{'Claim checked' if draft.claim else 'Question'}:** {fmt.escape_markdown(draft.question)}")
+    st.markdown(f"**{wf.text_label(draft.claim)}:** {fmt.escape_markdown(draft.question)}")
     reviewer = f" · reviewer {draft.reviewer}" if draft.reviewer else ""
     st.caption(f"Draft #{draft.id} · {wf.state_label(draft.state)} · version {draft.version} · "
                f"author {draft.author}{reviewer} · releases {draft.release_count}")

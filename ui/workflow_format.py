@@ -29,9 +29,14 @@ def sentence_line(number: int, sentence: UIDraftSentence) -> str:
             f"**[{number}]** — {sentence.citation.title}, p. {sentence.citation.page}{kind}{flag}")
 
 
+def text_label(claim: bool) -> str:
+    """How a draft's or release's text is labelled: "Claim checked" for a claim check, else "Question"."""
+    return "Claim checked" if claim else "Question"
+
+
 def release_text(release: UIRelease) -> list[str]:
     """A release as lines (for diffs): question, bottom line, sentences, caveats."""
-    lines = [f"Question: {release.question}", f"Bottom line: {release.bottom_line}"]
+    lines = [f"{text_label(release.claim)}: {release.question}", f"Bottom line: {release.bottom_line}"]
     lines += [f"- {s.text} ({s.citation.title}, p. {s.citation.page})" + (" [edited]" if s.edited else "")
               for s in release.sentences]
     lines.append(f"Caveats: {release.caveats}")

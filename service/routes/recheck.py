@@ -95,7 +95,7 @@ def save_question(body: SavedQuestionIn, who: Librarian, rechecker: RecheckerDep
     filters = body.filters.to_record() if body.filters else SearchFilters()
     pico = {k: v for k, v in body.pico.model_dump().items() if v} if body.pico else None
     saved = rechecker.save_question(who.name, body.question, pico, filters, body.source_priority, evidence,
-                                    priority_for(settings.priority, body.source_priority))
+                                    priority_for(settings.priority, body.source_priority), claim=body.claim)
     return SavedQuestionOut.of(saved)
 
 

@@ -22,9 +22,12 @@ def list_releases(
     include_withdrawn: Annotated[bool, Query()] = True,
     needs_review: Annotated[bool | None, Query(description="Only releases with (true) or without (false) an "
                                                "open 'needs review' flag.")] = None,
+    claim: Annotated[bool | None, Query(description="Only claim checks (true) or only question summaries "
+                                        "(false).")] = None,
 ) -> ReleaseListOut:
     """Releases, newest first; with ``question``, only current (not withdrawn) matching ones."""
-    found = workflow.releases(draft_id=draft_id, question=question, include_withdrawn=include_withdrawn)
+    found = workflow.releases(draft_id=draft_id, question=question, include_withdrawn=include_withdrawn,
+                              claim=claim)
     flagged = {f.release_id for f in rechecker.store.flags(open_only=True)}
     items = [ReleaseItem.of(r, r.id in flagged) for r in found]
     return ReleaseListOut(releases=[i for i in items if needs_review is None or i.needs_review is needs_review])

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -256,3 +256,4 @@ class SavedQuestionRow(Base):
     last_run_at: Mapped[datetime | None]
     last_snapshot_id: Mapped[str | None] = mapped_column(String(200))
     cited_document_ids: Mapped[dict[str, Any]]  # {"ids": [...]}: a JSON object, like every other JSON column
+    claim: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # a claim check (0003)

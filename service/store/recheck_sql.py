@@ -117,13 +117,15 @@ class SqlRecheckStore:
                                    source_priority=question.source_priority, owner=question.owner,
                                    created_at=question.created_at, last_run_at=question.last_run_at,
                                    last_snapshot_id=question.last_snapshot_id,
-                                   cited_document_ids={"ids": list(question.cited_document_ids)})
+                                   cited_document_ids={"ids": list(question.cited_document_ids)},
+                                   claim=question.claim)
             session.add(row)
             session.flush()
             session.add(AuditRow.of(AuditEntry(actor=question.owner, action=AuditAction.SAVE_QUESTION,
                                           at=question.created_at,
                                           after={"saved_question_id": row.id, "question": question.question,
-                                                 "filters": dict(question.filters), "pico": question.pico})))
+                                                 "filters": dict(question.filters), "pico": question.pico,
+                                                 **({"claim": True} if question.claim else {})})))
             return _saved(row)
 
 
@@ -170,4 +172,5 @@ def _saved(row: SavedQuestionRow) -> SavedQuestion:
     return SavedQuestion(id=row.id, question=row.question, pico=row.pico, filters=dict(row.filters or {}),
                          source_priority=row.source_priority, owner=row.owner, created_at=row.created_at,
                          last_run_at=row.last_run_at, last_snapshot_id=row.last_snapshot_id,
-                         cited_document_ids=tuple((row.cited_document_ids or {}).get("ids", [])))
+                         cited_document_ids=tuple((row.cited_document_ids or {}).get("ids", [])),
+                         claim=bool(row.claim))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import formatting as fmt
+from ui import workflow_format as wf
 from ui.client import ApiClient, ClientError, UIRelease, UISentence, UISummary
 from ui.evidence_widgets import ask_options_form, show_review_flags, source_badge, strategy_caption
 from ui.recheck_client import AskOptions
@@ -23,7 +24,7 @@ def ask(client: ApiClient, question: str, max_sentences: int, options: AskOption
     generation = previous.generation + 1 if isinstance(previous, AskResult) else 1
     result = AskResult(generation=generation)
     try:
-        result.release = client.find_release(question)
+        result.release = client.find_release(question, claim=claim)
     except ClientError:
         result.release = None  # no key, or no access to releases: fall back to the machine draft
     if result.release is not None:
@@ -147,7 +148,7 @@ def show_release(release: UIRelease, client: ApiClient | None = None) -> None:
         show_review_flags(client, release, can_resolve=False)
     st.success(f"**Reviewed evidence summary** — version {release.number}, released {release.released_at[:10]}, "
                f"written by {release.author}, reviewed by {release.reviewer or '—'}.", icon=":material/verified:")
-    st.markdown(f"**Question:** {fmt.escape_markdown(release.question)}")
+    st.markdown(f"**{wf.text_label(release.claim)}:** {fmt.escape_markdown(release.question)}")
     st.markdown(f"**Clinical bottom line:** {fmt.escape_markdown(release.bottom_line)}")
     for number, sentence in enumerate(release.sentences, start=1):
         edited = " *(edited by the librarian — not a verbatim quote)*" if sentence.edited else ""
@@ -182,15 +183,17 @@ def main() -> None:
             ask(client, question.strip(), max_sentences, options, claim=claim)
         else:
             st.warning("Please type a question first.")
-    if question.strip() and not claim and st.button("Save this question", key="save_question_button",
-                                      help="Librarians: saved questions are rerun after index updates "
-                                      "(Saved questions page) to report new documents."):
+    if question.strip() and st.button("Save this claim check" if claim else "Save this question",
+                                      key="save_question_button",
+                                      help="Librarians: saved questions and claim checks are rerun after index "
+                                      "updates (Saved questions page) to report new documents."):
         try:
-            saved = client.save_question(question.strip(), options)
+            saved = client.save_question(question.strip(), options, claim=claim)
         except ClientError as error:
             st.error(fmt.describe_error(error), icon=":material/error:")
         else:
-            st.success(f"Saved as question {saved.id}, with its filters.", icon=":material/bookmark_added:")
+            st.success(f"Saved as {'claim check' if saved.claim else 'question'} {saved.id}, with its filters.",
+                       icon=":material/bookmark_added:")
 
     result = st.session_state.get(RESULT_KEY)
     if not isinstance(result, AskResult):

@@ -28,7 +28,9 @@ def main() -> None:
                             "report this finding, for or against", key="new_draft_claim")
         if st.form_submit_button("Create draft", type="primary") and question.strip():
             draft = act(functools.partial(client.create_draft, claim=claim), question.strip(), max_sentences, options)
-            if draft is not None:
+            if draft is None:
+                st.rerun()  # show the refusal (act queued it as a notice) now, not on the next interaction
+            else:
                 st.session_state[DRAFT_KEY] = draft.id
                 notice(f"Draft #{draft.id} created: check each sentence against its source."
                        + (f" {draft.redaction_notice}" if draft.redaction_notice else ""))
@@ -44,7 +46,8 @@ def main() -> None:
         st.info("No drafts in this state.")
     for item in drafts:
         with st.container(border=True):
-            st.markdown(f"**#{item.id}** {fmt.escape_markdown(item.question)}")
+            kind = "Claim check: " if item.claim else ""
+            st.markdown(f"**#{item.id}** {kind}{fmt.escape_markdown(item.question)}")
             st.caption(f"{wf.state_label(item.state)} · version {item.version} · {item.sentences} sentences · "
                        f"author {item.author} · updated {item.updated_at[:16].replace('T', ' ')}")
             if st.button("Open", key=f"open_{item.id}"):

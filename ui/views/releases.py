@@ -22,7 +22,7 @@ def show_release(release: UIRelease) -> None:
                  f"{release.withdrawal.reason}")
     st.caption(f"Version {release.number} of draft #{release.draft_id} · released {release.released_at[:10]} by "
                f"{release.released_by} · author {release.author} · reviewer {release.reviewer or '—'}")
-    st.markdown(f"**Question:** {fmt.escape_markdown(release.question)}")
+    st.markdown(f"**{wf.text_label(release.claim)}:** {fmt.escape_markdown(release.question)}")
     st.markdown(f"**Clinical bottom line:** {fmt.escape_markdown(release.bottom_line) or '—'}")
     for number, sentence in enumerate(release.sentences, start=1):
         st.markdown(wf.sentence_line(number, sentence))

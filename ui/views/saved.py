@@ -29,7 +29,10 @@ def main() -> None:
         for flag in report.new_flags:
             st.warning(f"Release {flag.release_id} needs review: {fmt.escape_markdown(flag.reason)}")
         for run in report.saved_questions:
-            if run.new_document_ids:
+            if run.status == "claim_scorer_unavailable":
+                st.warning(f"**{fmt.escape_markdown(run.saved_question.question)}** was not rerun: this claim "
+                           "check needs the claim scorer, which the service does not have.")
+            elif run.new_document_ids:
                 st.success(f"**{fmt.escape_markdown(run.saved_question.question)}** would now also cite: "
                            + "; ".join(fmt.escape_markdown(t) for t in run.new_titles))
     try:
@@ -42,7 +45,8 @@ def main() -> None:
         return
     for question in saved:
         with st.container(border=True):
-            st.markdown(f"**{fmt.escape_markdown(question.question)}** — saved by {question.owner}, "
+            kind = "Claim check: " if question.claim else ""
+            st.markdown(f"{kind}**{fmt.escape_markdown(question.question)}** — saved by {question.owner}, "
                         f"{question.created_at[:10]}")
             details = [f"{k}: {v}" for k, v in (question.pico or {}).items()]
             details += [f"{k}: {v}" for k, v in question.filters.items() if v]
