@@ -28,6 +28,10 @@ class Evidence(Protocol):
         summariser's; ``ClaimScorerUnavailableError`` for a claim when no claim scorer is installed)."""
         ...
 
+    def claim_scorer(self) -> dict[str, str] | None:
+        """The installed claim scorer's name and graph SHA-256 (provenance of a claim check), or ``None``."""
+        ...
+
     def sentence(self, sentence_id: int) -> tuple[Citation, str]:
         """An indexed sentence's citation and verbatim text; ``NotFoundError`` if unknown."""
         ...
@@ -58,6 +62,15 @@ class EngineEvidence:
         """The summariser's draft."""
         return self._engine.summariser.summarise(question, max_sentences, pico=pico, filters=filters,
                                                  priority=priority, claim=claim)
+
+    def claim_scorer(self) -> dict[str, str] | None:
+        """The summariser's claim scorer, as its ``describe()`` names it."""
+        scorer = self._engine.summariser.claim_scorer
+        if scorer is None:
+            return None
+        described = scorer.describe()
+        return {"name": str(described.get("name", type(scorer).__name__)),
+                "graph_sha256": str(described.get("graph_sha256", ""))}
 
     def sentence(self, sentence_id: int) -> tuple[Citation, str]:
         """An indexed sentence by id."""

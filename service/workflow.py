@@ -101,6 +101,7 @@ class Workflow:
                   + ("; source priority: national guidelines, then systematic reviews, then primary studies"
                      if summary.source_priority else ""),
                   "claim": summary.claim,
+                  **({"claim_scorer": evidence.claim_scorer()} if summary.claim else {}),
                   "retrieved_document_ids": list(summary.retrieved_document_ids),
                   "queries": [summary.query or question], "status": summary.status,
                   "source_priority": summary.source_priority}

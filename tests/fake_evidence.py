@@ -40,6 +40,10 @@ class FakeEvidence:
         return Summary(question=question, sentences=chosen, status="answered", message="",
                        snapshot_id=self.snapshot_id, retrieved_document_ids=(DOC,), claim=claim)
 
+    def claim_scorer(self) -> dict[str, str] | None:
+        """A named fake claim scorer."""
+        return {"name": "fake-claim-scorer", "graph_sha256": ""}
+
     def sentence(self, sentence_id: int) -> tuple[Citation, str]:
         """An indexed sentence."""
         if not 0 <= sentence_id < len(self.sentences):

@@ -107,6 +107,7 @@ def test_a_claim_check_is_drafted_reviewed_released_and_exported_as_a_claim(api:
     draft = response.json()
     assert draft["claim"] is True and draft["search"]["claim"] is True
     assert "checked as a claim" in draft["search"]["method"]
+    assert draft["search"]["claim_scorer"] == {"name": "prefer-word", "graph_sha256": ""}  # which model chose
     assert "alcohol" in draft["sentences"][0]["text"].lower()  # the fake cross-encoder's choice is quoted first
     assert new_draft(api)["claim"] is False  # a question stays a question
     draft = verify_all(api, draft)
@@ -115,6 +116,7 @@ def test_a_claim_check_is_drafted_reviewed_released_and_exported_as_a_claim(api:
     release = api("rev", "POST", f"/v1/drafts/{draft['id']}/release").json()
     markdown = api("dr-c", "GET", f"/v1/releases/{release['release_id']}/export", params={"format": "md"}).text
     assert f"## Claim checked\n\n{claim}" in markdown and "checked as a claim" in markdown
+    assert "**Claim scorer:** prefer-word" in markdown
     listed = api("lib", "GET", "/v1/drafts").json()["drafts"]
     assert [d["claim"] for d in listed if d["id"] == draft["id"]] == [True]
     as_claim = api("dr-c", "GET", "/v1/releases", params={"question": claim, "claim": True}).json()["releases"]
