@@ -250,6 +250,9 @@ def browser() -> Iterator[Browser]:
         driver.quit()
 
 
+CLAIM = "Hand hygiene before patient contact prevents health-care-associated infections."
+
+
 def test_ask_draft_verify_submit_review_release_in_the_browser(stack: Stack, browser: Browser) -> None:
     started = time.monotonic()
     for old in ARTIFACTS.glob("*.png"):
@@ -348,6 +351,20 @@ def test_ask_draft_verify_submit_review_release_in_the_browser(stack: Stack, bro
     assert events == ([("create", "lib-lucy")] + [("verify", "lib-lucy")] * total
                       + [("edit", "lib-lucy"), ("submit", "lib-lucy"), ("approve", "rev-ray"),
                          ("release", "rev-ray")]), events
+
+    # 7. A claim check drafted in the browser (back to the librarian's key): the Drafts page's claim box, and
+    #    the editor heads the text "Claim checked".
+    b.type_text(".st-key-evsum_api_key input", stack.librarian_key, submit_keys=(Keys.ENTER,))
+    b.nav("Drafts")
+    b.type_text(".st-key-new_draft_question textarea", CLAIM, submit_keys=())
+    b.click(".st-key-new_draft_claim label")
+    b.click("[data-testid='stFormSubmitButton'] button")
+    b.see("Draft editor", "Claim checked:", "author lib-lucy")
+    b.idle()
+    b.screenshot("claim-draft")
+    drafts = httpx.get(f"{stack.api_url}/v1/drafts", headers=bearer(stack.librarian_key), timeout=10).json()
+    newest = drafts["drafts"][0]
+    assert newest["question"] == CLAIM and newest["claim"] is True
     elapsed = time.monotonic() - started
     print(f"browser flow took {elapsed:.1f} s")
 
