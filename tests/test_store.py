@@ -98,6 +98,25 @@ def test_migrations_are_idempotent_and_match_the_models(store: SqlStore) -> None
     assert [d for d in diffs if d[0] != "remove_table"] == []
 
 
+def test_upgrading_to_0003_keeps_saved_questions_as_questions(store: SqlStore) -> None:
+    from alembic import command
+
+    from service.store.database import alembic_config
+
+    config = alembic_config()
+    with store.engine.begin() as connection:  # back to the schema of the last release, with a saved question
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+        connection.execute(text(
+            "INSERT INTO saved_questions (question, filters, owner, created_at, cited_document_ids) "
+            "VALUES ('hand rub or soap?', '{}', 'lib', '2026-11-25 10:00:00', '{\"ids\": []}')"))
+    assert current_revision(store.engine) == "0002"
+    migrate(store.engine)
+    assert current_revision(store.engine) == "0003"
+    (saved,) = store.recheck.saved_questions()
+    assert saved.question == "hand rub or soap?" and saved.claim is False
+
+
 def test_full_workflow_with_versions_and_releases(workflow: Workflow) -> None:
     evidence = FakeEvidence()
     draft = workflow.create_draft(LIB, "Does hand hygiene prevent infection?", 3, evidence,
