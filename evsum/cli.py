@@ -212,7 +212,8 @@ def cmd_train_claim_scorer(args: argparse.Namespace) -> int:
     """Fine-tune the claim cross-encoder on the SciFact train split and export it as int8 ONNX."""
     from models.claim_training import ClaimTrainingOptions, train_claim_scorer
 
-    options = ClaimTrainingOptions(epochs=args.epochs, seed=args.seed, limit=args.limit)
+    options = ClaimTrainingOptions(epochs=args.epochs, seed=args.seed, limit=args.limit,
+                                   listwise_weight=args.listwise_weight)
     info = train_claim_scorer(Path(args.claims), Path(args.corpus), Path(args.out), options,
                               pubmedqa_file=Path(args.pubmedqa) if args.pubmedqa else None,
                               progress=not args.no_progress)
@@ -355,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"Graph to write (with its .json description); the service loads {CLAIM_SCORER_FILE}.")
     claims.add_argument("--epochs", type=int, default=2)
     claims.add_argument("--seed", type=int, default=0)
+    claims.add_argument("--listwise-weight", type=float, default=1.0,
+                        help="Weight of the softmax loss over each abstract's sentences (default 1, as shipped; "
+                        "0 trains the pairwise model of the fifth session).")
     claims.add_argument("--limit", type=int, help="Train on at most N pairs (a quick check, not for shipping).")
     claims.add_argument("--no-progress", action="store_true")
     return parser

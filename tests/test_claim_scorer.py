@@ -145,6 +145,28 @@ def test_the_shipped_claim_scorer_finds_dev_rationales_more_often_than_cosine(
 @pytest.mark.model
 @pytest.mark.skipif(not (SCIFACT / "claims_train.jsonl").is_file(),
                     reason="../shared/data is not beside the repository")
+def test_training_batches_hold_whole_abstracts_and_the_listwise_loss_is_the_rationales_softmax_share() -> None:
+    import math
+    import random
+
+    import torch
+
+    from models.claim_training import ClaimPair, abstract_batches, listwise_loss
+
+    pairs = [ClaimPair(claim, f"sentence {i}", int(i == 0), doc)
+             for claim, doc, size in (("c1", "d1", 3), ("c1", "d2", 2), ("c2", "d1", 4)) for i in range(size)]
+    random.seed(0)
+    batches = abstract_batches(pairs, 4)
+    groups = [tuple(group) for batch in batches for group in batch]
+    assert sorted(groups) == [(0, 1, 2), (3, 4), (5, 6, 7, 8)]  # every abstract whole, exactly once
+    assert all(sum(len(g) for g in batch) >= 4 for batch in batches[:-1])
+    # one group: softmax of (0, ln 3) is (1/4, 3/4), the rationale is the second: loss -ln(3/4); the second
+    # group has no rationale and adds nothing.
+    loss = listwise_loss(torch.tensor([0.0, math.log(3.0), 5.0]), torch.tensor([0.0, 1.0, 0.0]), [2, 1])
+    assert float(loss) == pytest.approx(-math.log(0.75), rel=1e-6)
+    assert float(listwise_loss(torch.tensor([1.0]), torch.tensor([0.0]), [1])) == 0.0
+
+
 def test_the_training_command_writes_a_graph_the_scorer_loads(tmp_path: Path) -> None:
     from evsum.cli import main
 
