@@ -71,8 +71,8 @@ def pick_draft(client: ApiClient, states: tuple[str, ...], key: str) -> UIDraft 
         st.info("No drafts here yet.")
         return None
     ids = [item.id for item in items]
-    labels = {item.id: f"#{item.id} · {wf.state_label(item.state)} · {'claim check: ' if item.claim else ''}"
-                       f"{item.question[:80]}" for item in items}
+    labels = {item.id: f"#{item.id} · {wf.state_label(item.state)} · {wf.kind_prefix(item.claim)}{item.question[:80]}"
+              for item in items}
     wanted = st.session_state.get(DRAFT_KEY)
     chosen = st.selectbox("Draft", ids, index=ids.index(wanted) if wanted in ids else 0,
                           format_func=lambda i: labels[i], key=key)

@@ -34,6 +34,11 @@ def text_label(claim: bool) -> str:
     return "Claim checked" if claim else "Question"
 
 
+def kind_prefix(claim: bool) -> str:
+    """What goes before a listed draft's, release's or saved question's text: "Claim check: " or nothing."""
+    return "Claim check: " if claim else ""
+
+
 def release_text(release: UIRelease) -> list[str]:
     """A release as lines (for diffs): question, bottom line, sentences, caveats."""
     lines = [f"{text_label(release.claim)}: {release.question}", f"Bottom line: {release.bottom_line}"]

@@ -46,8 +46,7 @@ def main() -> None:
         st.info("No drafts in this state.")
     for item in drafts:
         with st.container(border=True):
-            kind = "Claim check: " if item.claim else ""
-            st.markdown(f"**#{item.id}** {kind}{fmt.escape_markdown(item.question)}")
+            st.markdown(f"**#{item.id}** {wf.kind_prefix(item.claim)}{fmt.escape_markdown(item.question)}")
             st.caption(f"{wf.state_label(item.state)} · version {item.version} · {item.sentences} sentences · "
                        f"author {item.author} · updated {item.updated_at[:16].replace('T', ' ')}")
             if st.button("Open", key=f"open_{item.id}"):

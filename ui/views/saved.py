@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui import formatting as fmt
+from ui import workflow_format as wf
 from ui.client import ClientError
 from ui.state import get_client
 
@@ -45,9 +46,8 @@ def main() -> None:
         return
     for question in saved:
         with st.container(border=True):
-            kind = "Claim check: " if question.claim else ""
-            st.markdown(f"{kind}**{fmt.escape_markdown(question.question)}** — saved by {question.owner}, "
-                        f"{question.created_at[:10]}")
+            st.markdown(f"{wf.kind_prefix(question.claim)}**{fmt.escape_markdown(question.question)}** — saved by "
+                        f"{question.owner}, {question.created_at[:10]}")
             details = [f"{k}: {v}" for k, v in (question.pico or {}).items()]
             details += [f"{k}: {v}" for k, v in question.filters.items() if v]
             if details:
