@@ -358,7 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--seed", type=int, default=0)
     claims.add_argument("--listwise-weight", type=float, default=1.0,
                         help="Weight of the softmax loss over each abstract's sentences (default 1, as shipped; "
-                        "0 trains the pairwise model of the fifth session).")
+                        "0 keeps the pairwise loss only; batches still hold whole abstracts, unlike the fifth "
+                        "session's recipe).")
     claims.add_argument("--limit", type=int, help="Train on at most N pairs (a quick check, not for shipping).")
     claims.add_argument("--no-progress", action="store_true")
     return parser

@@ -90,10 +90,6 @@ def _strategy(release: Release) -> list[tuple[str, str]]:
     search: dict[str, Any] = c.get("search", {})
     filters = search.get("filters", {})
     pico = ", ".join(f"{label}: {value}" for label, value in _pico(release))
-    scorer = search.get("claim_scorer") or {}
-    claim_rows = [("Claim scorer", str(scorer.get("name", "")) + (f" (graph SHA-256 {scorer['graph_sha256'][:12]})"
-                                                                  if scorer.get("graph_sha256") else ""))] \
-        if release.claim and scorer else []
     return [("Index snapshot", str(c.get("snapshot_id", ""))),
             ("Date searched", _date(search.get("searched_at"))),
             ("Searches", "; ".join(search.get("queries", [])) or c.get("question", "")),
@@ -102,7 +98,16 @@ def _strategy(release: Release) -> list[tuple[str, str]]:
             ("Filters", ", ".join(f"{k} = {v}" for k, v in filters.items()) or "none"),
             ("Source priority", "national guidelines, then systematic reviews, then primary studies"
              if search.get("source_priority") else "off (ranked by relevance alone)"),
-            ("Documents retrieved", str(len(search.get("retrieved_document_ids", [])))), *claim_rows]
+            ("Documents retrieved", str(len(search.get("retrieved_document_ids", [])))), *_claim_scorer_rows(release)]
+
+
+def _claim_scorer_rows(release: Release) -> list[tuple[str, str]]:
+    """For a claim check, the claim scorer that chose its quotes (name, and the start of its graph's SHA-256)."""
+    scorer: dict[str, Any] = release.content.get("search", {}).get("claim_scorer") or {}
+    if not (release.claim and scorer):
+        return []
+    sha = str(scorer.get("graph_sha256", ""))
+    return [("Claim scorer", str(scorer.get("name", "")) + (f" (graph SHA-256 {sha[:12]})" if sha else ""))]
 
 
 def _source_type(release: Release, sentence: dict[str, Any]) -> str:
