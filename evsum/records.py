@@ -275,3 +275,12 @@ class Pico:
         """The retrieval query: the question followed by every PICO field not already in it."""
         extra = [v for v in self.fields().values() if v.lower() not in question.lower()]
         return " ".join([question.strip(), *extra]).strip()
+
+
+def claim_scorer_label(scorer: Mapping[str, str] | None) -> str:
+    """A claim scorer's provenance as recorded with a claim check ({name, graph_sha256}), for people: its name
+    and the start of its graph's SHA-256, or "none" (exports, re-check reports and the UI)."""
+    if not scorer:
+        return "none"
+    sha = str(scorer.get("graph_sha256", ""))
+    return str(scorer.get("name", "claim scorer")) + (f" (graph SHA-256 {sha[:12]})" if sha else "")

@@ -338,3 +338,5 @@ class SavedQuestion:
     last_snapshot_id: str | None = None
     cited_document_ids: tuple[str, ...] = ()
     claim: bool = False  # a claim to check, rerun through the claim cross-encoder
+    # the claim scorer (name, graph SHA-256) that made the last run of a claim check; None for questions
+    last_claim_scorer: dict[str, str] | None = None

@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from evsum.records import claim_scorer_label
 from service.domain import Release
 
 EDITED_NOTE = "edited by the librarian; the verbatim source text is given in the notes"
@@ -106,8 +107,7 @@ def _claim_scorer_rows(release: Release) -> list[tuple[str, str]]:
     scorer: dict[str, Any] = release.content.get("search", {}).get("claim_scorer") or {}
     if not (release.claim and scorer):
         return []
-    sha = str(scorer.get("graph_sha256", ""))
-    return [("Claim scorer", str(scorer.get("name", "")) + (f" (graph SHA-256 {sha[:12]})" if sha else ""))]
+    return [("Claim scorer", claim_scorer_label(scorer))]
 
 
 def _source_type(release: Release, sentence: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evsum.errors import ClaimScorerUnavailableError, InvalidRequestError
-from evsum.records import DocType, Document, Pico, SearchFilters, SummarySentence
+from evsum.records import DocType, Document, Pico, SearchFilters, SummarySentence, claim_scorer_label
 from evsum.retrieval import SourcePriority, priority_for
 from evsum.settings import SourcePrioritySettings
 from evsum.text import squash
@@ -47,6 +47,8 @@ class SavedQuestionRun:
     new_document_ids: tuple[str, ...]
     new_titles: tuple[str, ...]
     status: str
+    # a claim check whose claim scorer changed since its last run: (before, now), each {name, graph_sha256}
+    claim_scorer_change: tuple[dict[str, str] | None, dict[str, str] | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,11 @@ class RecheckReport:
                            + "; ".join(f"{t} [{d}]" for d, t in zip(run.new_document_ids, run.new_titles)))
             else:
                 out.append(f"  saved question {run.saved.id} ({run.saved.question!r}): no new documents")
+            if run.claim_scorer_change is not None:
+                before, now = run.claim_scorer_change
+                out.append(f"    the claim scorer changed since its last run ({claim_scorer_label(before)} -> "
+                           f"{claim_scorer_label(now)}): what it cites may differ because of the model, not the "
+                           "evidence")
         return out
 
 
@@ -238,29 +245,35 @@ class Rechecker:
             raise InvalidRequestError("a saved question needs the question text")
         cited: tuple[str, ...] = ()
         snapshot = None
+        scorer = None
         now = utcnow()
         if evidence is not None:
             summary = evidence.summarise(question, 5, pico=Pico(**pico) if pico else None, filters=filters,
                                          priority=priority, claim=claim)
             cited = _cited(summary.sentences)
             snapshot = evidence.snapshot_id
+            scorer = evidence.claim_scorer() if claim else None
         saved = SavedQuestion(id=0, question=question.strip(), pico=pico or None, filters=filters_to_json(filters),
                               source_priority=source_priority, owner=owner, created_at=now,
                               last_run_at=now if evidence else None, last_snapshot_id=snapshot,
-                              cited_document_ids=cited, claim=claim)
+                              cited_document_ids=cited, claim=claim, last_claim_scorer=scorer)
         return self.store.save_question(saved)
 
     def rerun_saved(self, evidence: Evidence, titles: Mapping[str, str], actor: str,
                     priority: SourcePrioritySettings, *, only_stale: bool = False) -> list[SavedQuestionRun]:
         """Rerun saved questions; report the documents each would now cite that it did not before.
 
-        ``only_stale`` reruns only those last run against another snapshot (the service's start-up job).
-        A saved claim check is rerun as a claim; when no claim scorer is installed it is reported with
-        status ``claim_scorer_unavailable`` and left as it was, to be rerun once one is.
+        ``only_stale`` reruns only those last run against another snapshot, or claim checks last run by
+        another claim scorer (the service's start-up job). A saved claim check is rerun as a claim, and
+        its run says when the claim scorer changed since the last one; when no claim scorer is installed
+        it is reported with status ``claim_scorer_unavailable`` and left as it was, to be rerun once one is.
         """
         runs = []
+        scorer = evidence.claim_scorer()
         for saved in self.store.saved_questions():
-            if only_stale and saved.last_snapshot_id == evidence.snapshot_id:
+            scorer_changed = (saved.claim and scorer is not None and saved.last_claim_scorer is not None
+                              and saved.last_claim_scorer != scorer)  # None: run before this was recorded
+            if only_stale and saved.last_snapshot_id == evidence.snapshot_id and not scorer_changed:
                 continue
             try:
                 summary = evidence.summarise(saved.question, 5, pico=Pico(**saved.pico) if saved.pico else None,
@@ -271,9 +284,11 @@ class Rechecker:
                 continue
             cited = _cited(summary.sentences)
             new = [d for d in cited if d not in saved.cited_document_ids]
-            stored = self.store.record_run(saved.id, evidence.snapshot_id, cited, new, actor)
+            stored = self.store.record_run(saved.id, evidence.snapshot_id, cited, new, actor,
+                                           scorer if saved.claim else None)
             runs.append(SavedQuestionRun(stored, cited, tuple(new), tuple(titles.get(d, d) for d in new),
-                                         summary.status))
+                                         summary.status,
+                                         (saved.last_claim_scorer, scorer) if scorer_changed else None))
         return runs
 
     def recheck(self, evidence: Evidence | None, documents: Mapping[str, Document] | None, actor: str,

@@ -123,6 +123,9 @@ class SavedQuestionOut(BaseModel):
     last_snapshot_id: str | None
     cited_document_ids: list[str]
     claim: bool = False
+    last_claim_scorer: dict[str, str] | None = Field(
+        None, description="For a claim check: the claim scorer (name, graph_sha256) that made its last run; "
+        "null for a question, or for a claim check last run before this was recorded.")
 
     @classmethod
     def of(cls, q: SavedQuestion) -> SavedQuestionOut:
@@ -130,7 +133,7 @@ class SavedQuestionOut(BaseModel):
         return cls(id=q.id, question=q.question, pico=q.pico, filters=q.filters, source_priority=q.source_priority,
                    owner=q.owner, created_at=q.created_at, last_run_at=q.last_run_at,
                    last_snapshot_id=q.last_snapshot_id, cited_document_ids=list(q.cited_document_ids),
-                   claim=q.claim)
+                   claim=q.claim, last_claim_scorer=q.last_claim_scorer)
 
 
 class SavedQuestionListOut(BaseModel):
@@ -147,13 +150,18 @@ class SavedQuestionRunOut(BaseModel):
     cited_document_ids: list[str]
     new_document_ids: list[str]
     new_titles: list[str]
+    claim_scorer_changed_from: dict[str, str] | None = Field(
+        None, description="For a claim check whose claim scorer changed since its last run: the scorer of that "
+        "run (the new one is saved_question.last_claim_scorer). What it cites may then differ because of the "
+        "model rather than the evidence.")
 
     @classmethod
     def of(cls, run: SavedQuestionRun) -> SavedQuestionRunOut:
         """From the domain record."""
+        change = run.claim_scorer_change
         return cls(saved_question=SavedQuestionOut.of(run.saved), status=run.status,
                    cited_document_ids=list(run.cited_document_ids), new_document_ids=list(run.new_document_ids),
-                   new_titles=list(run.new_titles))
+                   new_titles=list(run.new_titles), claim_scorer_changed_from=change[0] if change else None)
 
 
 class RecheckOut(BaseModel):

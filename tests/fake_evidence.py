@@ -18,6 +18,7 @@ class FakeEvidence:
 
     def __init__(self) -> None:
         self.claims: list[bool] = []  # the ``claim`` argument of each summarise call
+        self.scorer: dict[str, str] | None = {"name": "fake-claim-scorer", "graph_sha256": ""}
         self.sentences: list[tuple[int, int]] = []
         start = 0
         for part in PAGE.split(". "):
@@ -41,8 +42,8 @@ class FakeEvidence:
                        snapshot_id=self.snapshot_id, retrieved_document_ids=(DOC,), claim=claim)
 
     def claim_scorer(self) -> dict[str, str] | None:
-        """A named fake claim scorer."""
-        return {"name": "fake-claim-scorer", "graph_sha256": ""}
+        """A named fake claim scorer (``self.scorer``: a test may swap it, as a retrained model would)."""
+        return self.scorer
 
     def sentence(self, sentence_id: int) -> tuple[Citation, str]:
         """An indexed sentence."""

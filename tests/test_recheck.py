@@ -246,6 +246,15 @@ def test_a_saved_claim_check_reruns_as_a_claim_and_waits_for_a_claim_scorer(samp
         report = api("lib", "POST", "/v1/recheck").json()
         assert [c[0] for c in fake.calls] == [claim, claim]  # the rerun went through the claim scorer again
         assert report["saved_questions"][0]["status"] == "answered"
+        first = {"name": "prefer-word", "graph_sha256": ""}
+        assert report["saved_questions"][0]["saved_question"]["last_claim_scorer"] == first
+        assert report["saved_questions"][0]["claim_scorer_changed_from"] is None
+        retrained = PreferWord("hand")  # a retrained claim scorer, as its description tells
+        retrained.describe = lambda: {"name": "prefer-word", "graph_sha256": "9" * 64}  # type: ignore[method-assign]
+        summariser.claim_scorer = retrained
+        (run,) = api("lib", "POST", "/v1/recheck").json()["saved_questions"]
+        assert run["claim_scorer_changed_from"] == first
+        assert run["saved_question"]["last_claim_scorer"] == {"name": "prefer-word", "graph_sha256": "9" * 64}
         summariser.claim_scorer = None
         report = api("lib", "POST", "/v1/recheck").json()
         assert report["saved_questions"][0]["status"] == "claim_scorer_unavailable"

@@ -92,7 +92,7 @@ def test_migrations_are_idempotent_and_match_the_models(store: SqlStore) -> None
     from service.store.models import Base
 
     migrate(store.engine)
-    assert current_revision(store.engine) == "0003"
+    assert current_revision(store.engine) == "0004"
     with store.engine.connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert [d for d in diffs if d[0] != "remove_table"] == []
@@ -112,9 +112,30 @@ def test_upgrading_to_0003_keeps_saved_questions_as_questions(store: SqlStore) -
             "VALUES ('hand rub or soap?', '{}', 'lib', '2026-11-25 10:00:00', '{\"ids\": []}')"))
     assert current_revision(store.engine) == "0002"
     migrate(store.engine)
-    assert current_revision(store.engine) == "0003"
+    assert current_revision(store.engine) == "0004"
     (saved,) = store.recheck.saved_questions()
-    assert saved.question == "hand rub or soap?" and saved.claim is False
+    assert saved.question == "hand rub or soap?" and saved.claim is False and saved.last_claim_scorer is None
+
+
+def test_upgrading_to_0004_keeps_saved_claim_checks_without_a_recorded_scorer(store: SqlStore) -> None:
+    from alembic import command
+
+    from service.store.database import alembic_config
+
+    config = alembic_config()
+    with store.engine.begin() as connection:  # a claim check saved under 0003, before scorers were recorded
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0003")
+        connection.execute(text(
+            "INSERT INTO saved_questions (question, filters, owner, created_at, cited_document_ids, claim) "
+            "VALUES ('Rub beats soap.', '{}', 'lib', '2026-11-26 10:00:00', '{\"ids\": [\"doc-1\"]}', true)"))
+    migrate(store.engine)
+    assert current_revision(store.engine) == "0004"
+    (saved,) = store.recheck.saved_questions()
+    assert saved.claim is True and saved.cited_document_ids == ("doc-1",) and saved.last_claim_scorer is None
+    stored = store.recheck.record_run(saved.id, "snap-2", ("doc-1",), [], "system",
+                                      {"name": "claim-ce", "graph_sha256": "ab" * 32})
+    assert stored.last_claim_scorer == {"name": "claim-ce", "graph_sha256": "ab" * 32}
 
 
 def test_full_workflow_with_versions_and_releases(workflow: Workflow) -> None:
@@ -214,7 +235,7 @@ def test_audit_log_is_append_only(store: SqlStore) -> None:
 def test_review_flags_retractions_and_saved_questions(workflow: Workflow, store: SqlStore) -> None:
     from evsum.records import SearchFilters
     from evsum.settings import SourcePrioritySettings
-    from service.recheck import Rechecker
+    from service.recheck import Rechecker, RecheckReport
 
     evidence = FakeEvidence()
     draft = workflow.create_draft(LIB, "Does hand hygiene prevent infection?", 2, evidence)
@@ -243,6 +264,24 @@ def test_review_flags_retractions_and_saved_questions(workflow: Workflow, store:
     assert claim_check.claim and evidence.claims[-1] is True
     assert [q.claim for q in store.recheck.saved_questions("lib")] == [False, True]  # the column round-trips
     assert store.audit.query()[-1].after["claim"] is True
+    assert claim_check.last_claim_scorer == {"name": "fake-claim-scorer", "graph_sha256": ""}
+    assert saved.last_claim_scorer is None  # questions record no claim scorer
     evidence.claims.clear()
     runs = rechecker.rerun_saved(evidence, {}, "lib", SourcePrioritySettings())
     assert evidence.claims == [False, True]  # each reruns as it was saved: a question, then a claim
+    assert [r.claim_scorer_change for r in runs] == [None, None]
+
+    # a retrained claim scorer: the start-up job reruns the claim check alone, though the snapshot is the same
+    old, evidence.scorer = evidence.scorer, {"name": "fake-claim-scorer", "graph_sha256": "c" * 64}
+    evidence.claims.clear()
+    runs = rechecker.rerun_saved(evidence, {}, "system", SourcePrioritySettings(), only_stale=True)
+    assert evidence.claims == [True] and [r.saved.id for r in runs] == [claim_check.id]
+    assert runs[0].claim_scorer_change == (old, evidence.scorer)
+    assert runs[0].saved.last_claim_scorer == evidence.scorer
+    assert store.recheck.saved_questions("lib")[1].last_claim_scorer == evidence.scorer  # stored on both backends
+    event = store.audit.query()[-1]
+    assert event.before["claim_scorer"] == old and event.after["claim_scorer"] == evidence.scorer
+    lines = RecheckReport("fake-snapshot", (), 0, tuple(runs)).lines()
+    assert "the claim scorer changed since its last run (fake-claim-scorer -> fake-claim-scorer (graph SHA-256 " \
+           "cccccccccccc))" in lines[-1]
+    assert rechecker.rerun_saved(evidence, {}, "system", SourcePrioritySettings(), only_stale=True) == []

@@ -100,6 +100,7 @@ class UISavedQuestion:
     last_snapshot_id: str | None = None
     cited_document_ids: tuple[str, ...] = ()
     claim: bool = False  # a saved claim check, rerun through the claim cross-encoder
+    last_claim_scorer: dict[str, str] | None = None  # the claim scorer {name, graph_sha256} of its last run
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ class UISavedRun:
     cited_document_ids: tuple[str, ...] = ()
     new_document_ids: tuple[str, ...] = ()
     new_titles: tuple[str, ...] = ()
+    claim_scorer_changed_from: dict[str, str] | None = None  # a claim check whose claim scorer changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,10 @@ class RecheckHttpMixin:
                                                   json={"resolution": resolution}))
 
 
+FAKE_CLAIM_SCORER = {"name": "fake-claim-scorer", "graph_sha256": "f" * 64}
+"""What the fake service records as the claim scorer of a saved claim check."""
+
+
 class FakeRecheckMixin:
     """In-memory saved questions and flags for ``FakeApiClient`` (reruns report nothing new)."""
 
@@ -189,7 +195,8 @@ class FakeRecheckMixin:
         options = options or AskOptions()
         saved = UISavedQuestion(id=number, question=question, owner=self.user, created_at=_now(),
                                 pico=options.pico(), filters=options.filters() or {},
-                                source_priority=options.source_priority, claim=claim)
+                                source_priority=options.source_priority, claim=claim,
+                                last_claim_scorer=dict(FAKE_CLAIM_SCORER) if claim else None)
         self.saved[number] = saved
         return saved
 

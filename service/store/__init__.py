@@ -140,8 +140,8 @@ class RecheckRepository(Protocol):
         ...
 
     def record_run(self, saved_id: int, snapshot_id: str, cited: tuple[str, ...], new: list[str],
-                   actor: str) -> SavedQuestion:
-        """Remember a rerun of a saved question."""
+                   actor: str, claim_scorer: dict[str, str] | None = None) -> SavedQuestion:
+        """Remember a rerun of a saved question (and, for a claim check, the claim scorer that made it)."""
         ...
 
 

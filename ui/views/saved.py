@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from evsum.records import claim_scorer_label
 from ui import formatting as fmt
 from ui import workflow_format as wf
 from ui.client import ClientError
@@ -36,6 +37,11 @@ def main() -> None:
             elif run.new_document_ids:
                 st.success(f"**{fmt.escape_markdown(run.saved_question.question)}** would now also cite: "
                            + "; ".join(fmt.escape_markdown(t) for t in run.new_titles))
+            if run.claim_scorer_changed_from is not None:
+                st.info(f"**{fmt.escape_markdown(run.saved_question.question)}**: the claim scorer changed since "
+                        f"its last run ({claim_scorer_label(run.claim_scorer_changed_from)} → "
+                        f"{claim_scorer_label(run.saved_question.last_claim_scorer)}), so what it cites may differ "
+                        "because of the model rather than the evidence.", icon=":material/model_training:")
     try:
         saved = client.saved_questions()
     except ClientError as error:
@@ -53,7 +59,9 @@ def main() -> None:
             if details:
                 st.caption(" · ".join(details))
             st.caption(f"Last run {str(question.last_run_at or '—')[:16]} on snapshot "
-                       f"{question.last_snapshot_id or '—'}; cites {len(question.cited_document_ids)} documents.")
+                       f"{question.last_snapshot_id or '—'}; cites {len(question.cited_document_ids)} documents."
+                       + (f" Claim scorer: {claim_scorer_label(question.last_claim_scorer)}."
+                          if question.claim and question.last_claim_scorer else ""))
 
 
 main()
