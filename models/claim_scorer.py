@@ -15,6 +15,7 @@ it asks about.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -24,6 +25,8 @@ import numpy as np
 from evsum.errors import EvsumError
 from models.onnx_encoder import ort_session, padded_inputs
 from models.scorer import WEIGHTS_DIR
+
+logger = logging.getLogger("evsum.models")
 
 CLAIM_SCORER_FILE = WEIGHTS_DIR / "claim_cross_encoder-int8.onnx"
 CLAIM_SCORER_INFO = WEIGHTS_DIR / "claim_cross_encoder.json"
@@ -95,9 +98,17 @@ class ClaimScorer:
         return out
 
     def describe(self) -> dict[str, Any]:
-        """How the shipped weights were trained (``CLAIM_SCORER_INFO``), or ``{}``."""
+        """How the shipped weights were trained (``CLAIM_SCORER_INFO``), or ``{}`` when that file is missing or
+        unreadable (logged: provenance is then incomplete, but claim checks still run)."""
         info = self.graph_path.with_name(CLAIM_SCORER_INFO.name)
-        return json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}
+        if not info.is_file():
+            return {}
+        try:
+            described = json.loads(info.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            logger.warning("claim scorer description %s is unreadable: %s", info, error)
+            return {}
+        return described if isinstance(described, dict) else {}
 
 
 def default_claim_scorer(graph_path: Path | None = None) -> ClaimScorer | None:

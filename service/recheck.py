@@ -269,8 +269,9 @@ class Rechecker:
         it is reported with status ``claim_scorer_unavailable`` and left as it was, to be rerun once one is.
         """
         runs = []
-        scorer = evidence.claim_scorer()
-        for saved in self.store.saved_questions():
+        saved_questions = self.store.saved_questions()
+        scorer = evidence.claim_scorer() if any(s.claim for s in saved_questions) else None
+        for saved in saved_questions:
             scorer_changed = (saved.claim and scorer is not None and saved.last_claim_scorer is not None
                               and saved.last_claim_scorer != scorer)  # None: run before this was recorded
             if only_stale and saved.last_snapshot_id == evidence.snapshot_id and not scorer_changed:

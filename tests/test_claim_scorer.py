@@ -108,6 +108,19 @@ def test_no_weights_means_no_claim_scorer(tmp_path: Path) -> None:
     assert default_claim_scorer(tmp_path / "absent.onnx") is None
 
 
+def test_an_unreadable_description_leaves_provenance_empty_but_the_scorer_usable(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    graph = tmp_path / "claim_cross_encoder-int8.onnx"
+    graph.write_bytes(b"not loaded by describe()")
+    info = graph.with_name("claim_cross_encoder.json")
+    info.write_text('{"name": "minilm-l6-claim-cross-encoder", "graph_sha256": "ab', encoding="utf-8")  # cut short
+    scorer = default_claim_scorer(graph)
+    assert scorer is not None and scorer.describe() == {}
+    assert "unreadable" in caplog.text
+    info.write_text('{"name": "minilm-l6-claim-cross-encoder", "graph_sha256": "ab"}', encoding="utf-8")
+    assert scorer.describe()["graph_sha256"] == "ab"
+
+
 @pytest.mark.model
 @pytest.mark.skipif(not CLAIM_SCORER_FILE.is_file(), reason="the claim scorer's weights are not in models/weights")
 def test_the_shipped_weights_say_how_they_were_made_and_stay_small() -> None:

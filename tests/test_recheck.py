@@ -242,6 +242,7 @@ def test_a_saved_claim_check_reruns_as_a_claim_and_waits_for_a_claim_scorer(samp
         saved = api("lib", "POST", "/v1/saved-questions", json={"question": claim, "claim": True})
         assert saved.status_code == 201, saved.text
         assert saved.json()["claim"] is True and saved.json()["cited_document_ids"]
+        assert saved.json()["last_claim_scorer"] == {"name": "prefer-word", "graph_sha256": ""}
         assert [c[0] for c in fake.calls] == [claim]
         report = api("lib", "POST", "/v1/recheck").json()
         assert [c[0] for c in fake.calls] == [claim, claim]  # the rerun went through the claim scorer again
@@ -258,6 +259,7 @@ def test_a_saved_claim_check_reruns_as_a_claim_and_waits_for_a_claim_scorer(samp
         summariser.claim_scorer = None
         report = api("lib", "POST", "/v1/recheck").json()
         assert report["saved_questions"][0]["status"] == "claim_scorer_unavailable"
+        assert report["saved_questions"][0]["saved_question"]["last_claim_scorer"]["graph_sha256"] == "9" * 64
         assert api("lib", "GET", "/v1/saved-questions").json()["saved_questions"][0]["claim"] is True
         refused = api("lib", "POST", "/v1/saved-questions", json={"question": claim, "claim": True})
         assert refused.status_code == 400 and "claim scorer" in refused.json()["detail"]

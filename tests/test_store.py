@@ -270,6 +270,8 @@ def test_review_flags_retractions_and_saved_questions(workflow: Workflow, store:
     runs = rechecker.rerun_saved(evidence, {}, "lib", SourcePrioritySettings())
     assert evidence.claims == [False, True]  # each reruns as it was saved: a question, then a claim
     assert [r.claim_scorer_change for r in runs] == [None, None]
+    question_run, claim_run = [e for e in store.audit.query() if e.action == "recheck"][-2:]
+    assert "claim_scorer" not in question_run.after and claim_run.after["claim_scorer"] == evidence.scorer
 
     # a retrained claim scorer: the start-up job reruns the claim check alone, though the snapshot is the same
     old, evidence.scorer = evidence.scorer, {"name": "fake-claim-scorer", "graph_sha256": "c" * 64}

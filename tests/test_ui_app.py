@@ -116,7 +116,8 @@ def test_saved_claim_checks_show_their_claim_scorer_and_say_when_it_changed(fake
     at.switch_page("views/saved.py").run()
     assert not at.exception, at.exception
     captions = [str(c.value) for c in at.caption]
-    assert sum("Claim scorer: fake-claim-scorer (graph SHA-256 ffffffffffff)." in c for c in captions) == 1
+    label = fmt.escape_markdown("fake-claim-scorer (graph SHA-256 ffffffffffff)")
+    assert sum(f"Claim scorer: {label}." in c for c in captions) == 1
     retrained = {"name": "fake-claim-scorer", "graph_sha256": "0" * 64}
     fake.recheck = lambda: UIRecheck(  # type: ignore[method-assign]
         "snap", 0, (), (UISavedRun(replace(saved, last_claim_scorer=retrained), "answered",
@@ -124,8 +125,8 @@ def test_saved_claim_checks_show_their_claim_scorer_and_say_when_it_changed(fake
     at.button(key="recheck_button").click().run()
     assert not at.exception, at.exception
     changed = [str(i.value) for i in at.info if "claim scorer changed" in str(i.value)]
-    assert len(changed) == 1 and "(graph SHA-256 ffffffffffff) → fake-claim-scorer (graph SHA-256 000000000000)" \
-        in changed[0]
+    assert len(changed) == 1
+    assert f"({label} → {fmt.escape_markdown('fake-claim-scorer (graph SHA-256 000000000000)')})" in changed[0]
 
 
 def test_asking_shows_banner_then_sentences_with_markers_and_references(fake: FakeApiClient) -> None:

@@ -257,4 +257,5 @@ class SavedQuestionRow(Base):
     last_snapshot_id: Mapped[str | None] = mapped_column(String(200))
     cited_document_ids: Mapped[dict[str, Any]]  # {"ids": [...]}: a JSON object, like every other JSON column
     claim: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # a claim check (0003)
-    last_claim_scorer: Mapped[dict[str, Any] | None]  # {name, graph_sha256} of a claim check's last run (0004)
+    # {name, graph_sha256} of a claim check's last run (0004); SQL NULL, not JSON null, when none
+    last_claim_scorer: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

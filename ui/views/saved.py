@@ -39,8 +39,9 @@ def main() -> None:
                            + "; ".join(fmt.escape_markdown(t) for t in run.new_titles))
             if run.claim_scorer_changed_from is not None:
                 st.info(f"**{fmt.escape_markdown(run.saved_question.question)}**: the claim scorer changed since "
-                        f"its last run ({claim_scorer_label(run.claim_scorer_changed_from)} → "
-                        f"{claim_scorer_label(run.saved_question.last_claim_scorer)}), so what it cites may differ "
+                        f"its last run ({fmt.escape_markdown(claim_scorer_label(run.claim_scorer_changed_from))} → "
+                        f"{fmt.escape_markdown(claim_scorer_label(run.saved_question.last_claim_scorer))}), so what "
+                        "it cites may differ "
                         "because of the model rather than the evidence.", icon=":material/model_training:")
     try:
         saved = client.saved_questions()
@@ -60,7 +61,7 @@ def main() -> None:
                 st.caption(" · ".join(details))
             st.caption(f"Last run {str(question.last_run_at or '—')[:16]} on snapshot "
                        f"{question.last_snapshot_id or '—'}; cites {len(question.cited_document_ids)} documents."
-                       + (f" Claim scorer: {claim_scorer_label(question.last_claim_scorer)}."
+                       + (f" Claim scorer: {fmt.escape_markdown(claim_scorer_label(question.last_claim_scorer))}."
                           if question.claim and question.last_claim_scorer else ""))
 
 

@@ -23,7 +23,7 @@ depends_on = None
 def upgrade() -> None:
     """Add ``saved_questions.last_claim_scorer`` (unknown, NULL, for every row saved before)."""
     with op.batch_alter_table("saved_questions") as batch:
-        batch.add_column(sa.Column("last_claim_scorer", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("last_claim_scorer", sa.JSON(none_as_null=True), nullable=True))
 
 
 def downgrade() -> None:
