@@ -69,6 +69,18 @@ def cmd_jsonl(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare two ``evsum eval`` output directories of the same gold set, item by item."""
+    from eval.compare import compare_runs, summary_lines, write_comparison
+
+    comparison = compare_runs(Path(args.before), Path(args.after), seed=args.seed)
+    out = Path(args.out)
+    write_comparison(comparison, out)
+    print("\n".join(summary_lines(comparison)))
+    print(f"wrote {out / 'compare.json'} and {out / 'report.html'}")
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser, index_help: str) -> None:
     parser.add_argument("--out", required=True, help="Output directory (metrics.json, predictions.jsonl, "
                                                      "report.html).")
@@ -89,10 +101,10 @@ def _common(parser: argparse.ArgumentParser, index_help: str) -> None:
 
 
 def register(subparsers: Any) -> None:
-    """Add ``eval`` with its ``pubmedqa``, ``scifact`` and ``jsonl`` subcommands to ``subparsers``."""
+    """Add ``eval`` with its ``pubmedqa``, ``scifact``, ``jsonl`` and ``compare`` subcommands to ``subparsers``."""
     help_text = "Evaluate summaries against gold sets; writes metrics.json, predictions.jsonl, report.html."
     evaluate = subparsers.add_parser("eval", help=help_text, description=help_text)
-    sets = evaluate.add_subparsers(dest="eval_set", required=True, metavar="{pubmedqa,scifact,jsonl}")
+    sets = evaluate.add_subparsers(dest="eval_set", required=True, metavar="{pubmedqa,scifact,jsonl,compare}")
     build_index = "Index directory to build or reuse (default OUT/index)."
 
     pubmedqa = sets.add_parser("pubmedqa", help="PubMedQA PQA-L (ori_pqal.json shape).",
@@ -118,6 +130,17 @@ def register(subparsers: Any) -> None:
     generic.add_argument("file", help="Gold JSONL file.")
     _common(generic, "Index directory to read (default: the configured index, EVSUM_INDEX__INDEX_DIR).")
     generic.set_defaults(handler=cmd_jsonl)
+
+    compare = sets.add_parser("compare", help="Compare two runs of the same gold set, item by item.",
+                              description="Pair the items of two 'evsum eval' output directories by id and give, "
+                                          "for each metric, both means and the paired-bootstrap 95 %% interval of "
+                                          "after minus before, the items gained and lost, and where the two runs' "
+                                          "provenance differs. Writes compare.json and report.html.")
+    compare.add_argument("before", help="Output directory of the earlier run (the baseline).")
+    compare.add_argument("after", help="Output directory of the later run.")
+    compare.add_argument("--out", required=True, help="Output directory (compare.json, report.html).")
+    compare.add_argument("--seed", type=int, default=0, help="Seed of the bootstrap intervals (default 0).")
+    compare.set_defaults(handler=cmd_compare)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

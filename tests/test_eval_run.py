@@ -14,6 +14,7 @@ from conftest import SHARED, add_keys, make_settings
 from eval.baselines import SentencePools
 from eval.cli import main, register
 from eval.common import EvalOptions, load_engine, machine_info
+from eval.compare import compare_runs
 from eval.generic import run_generic
 from eval.pubmedqa import BASELINES, run_pubmedqa
 from eval.rationale import index_map
@@ -92,7 +93,7 @@ def test_http_backend_gives_the_same_answers(pubmedqa_file: Path, pubmedqa_run: 
 
     from service.app import create_app
 
-    _, index_dir, in_process = pubmedqa_run
+    in_process_out, index_dir, in_process = pubmedqa_run
     encoder = HashEncoder()
     settings = make_settings(index_dir)
     key = add_keys(settings.database_url, {"evaluator": "clinician"})["evaluator"]
@@ -105,6 +106,9 @@ def test_http_backend_gives_the_same_answers(pubmedqa_file: Path, pubmedqa_run: 
     assert metrics["system"]["citation_valid"] == 1.0
     for key in ("rougeL", "recall_at_5", "cited_sentences"):
         assert metrics["system"][key] == pytest.approx(in_process["system"][key])
+    comparison = compare_runs(in_process_out, tmp_path)  # the two real runs, item by item (`evsum eval compare`)
+    assert comparison["n_paired"] == 6 and comparison["metrics"]["rougeL"]["difference"]["mean"] == 0.0
+    assert comparison["provenance_differences"]["backend"] == {"before": "in-process", "after": "http"}
 
 
 def test_jsonl_run_over_the_current_index(pubmedqa_file: Path, pubmedqa_run: tuple[Path, Path, dict[str, Any]],
