@@ -133,7 +133,7 @@ def register(subparsers: Any) -> None:
 
     compare = sets.add_parser("compare", help="Compare two runs of the same gold set, item by item.",
                               description="Pair the items of two 'evsum eval' output directories by id and give, "
-                                          "for each metric, both means and the paired-bootstrap 95 %% interval of "
+                                          "for each metric, both means and the paired-bootstrap 95 % interval of "
                                           "after minus before, the items gained and lost, and where the two runs' "
                                           "provenance differs. Writes compare.json and report.html.")
     compare.add_argument("before", help="Output directory of the earlier run (the baseline).")

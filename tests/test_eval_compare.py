@@ -55,8 +55,11 @@ def test_paired_items_give_hand_computed_differences(jsonl_runs: tuple[Path, Pat
     assert latency["difference"]["mean"] == -5.0 and latency["difference"]["significant"]
     assert comparison["provenance_differences"] == {"machine": {"before": {"cpu": "AMD EPYC"},
                                                                 "after": {"cpu": "Intel Xeon"}}}
+    assert (hit["verdict"], rouge["verdict"], latency["verdict"]) == ("tie", "tie", "better")  # lower is better
+    assert [m["id"] for m in latency["improved"]] == ["q1", "q2", "q3", "q4"] and latency["worsened"] == []
+    assert latency["improved"][0]["change"] == -5.0  # after minus before: 5 ms faster
     lines = summary_lines(comparison)
-    assert "latency_ms: 10.0000 -> 5.0000" in lines[4] and lines[4].endswith("better")  # lower latency is better
+    assert "latency_ms: 10.0000 -> 5.0000" in lines[4] and lines[4].endswith("better")
     assert "gained q2, q4; lost q3" in lines[1]
     assert lines[-1].startswith("  note: machine differs")
 
@@ -74,6 +77,39 @@ def test_scifact_rationale_f1_is_micro_averaged_and_resampled_by_claim(tmp_path:
     assert f1["after"] == pytest.approx(1.0) and f1["difference"]["mean"] == pytest.approx(0.6)
     assert f1["improved"] == ["A", "B"] and f1["worsened"] == []
     assert 0.0 < f1["difference"]["ci95_low"] <= f1["difference"]["ci95_high"] <= 1.0
+
+
+def test_real_row_shapes_are_read(tmp_path: Path) -> None:
+    """SciFact rows of claims without evidence (``retrieval`` null, no rationales) or without cited documents,
+    PubMedQA rows with recall, and quotes holding a paragraph separator (U+2029) inside a JSON string."""
+    evidence = {"id": "1", "claim": "Aspirin\u2029prevents stroke.", "latency_ms": 30.0, "cited_doc_ids": ["d1"],
+                "retrieval": {"system": {"ndcg_at_10": 0.5, "recall_at_10": 1.0}},
+                "retrieval_beir": {"system": {"ndcg_at_10": 0.5, "recall_at_10": 1.0}},
+                "rationales": {"d1": {"gold": [0], "system": [0], "cosine": [1]}}}
+    no_evidence = {"id": "2", "claim": "Statins cure colds.", "latency_ms": 30.0, "cited_doc_ids": ["d2"],
+                   "retrieval": None, "retrieval_beir": {"system": {"ndcg_at_10": 1.0, "recall_at_10": 1.0}},
+                   "rationales": {}}
+    uncited = {"id": "3", "claim": "Tea is hot.", "latency_ms": 30.0, "cited_doc_ids": [],
+               "retrieval": {"system": {"ndcg_at_10": 0.0, "recall_at_10": 0.0}},
+               "retrieval_beir": {"system": {"ndcg_at_10": 0.0, "recall_at_10": 0.0}}, "rationales": {}}
+    before = _run(tmp_path / "b", "scifact", [evidence, no_evidence, uncited])
+    better = {**evidence, "retrieval": {"system": {"ndcg_at_10": 1.0, "recall_at_10": 1.0}}}
+    after = _run(tmp_path / "a", "scifact", [better, no_evidence, uncited])
+    metrics = compare_runs(before, after)["metrics"]
+    assert metrics["ndcg_at_10"]["n"] == 2 and metrics["ndcg_at_10"]["difference"]["mean"] == 0.25
+    assert metrics["ndcg_at_10_beir"]["n"] == 2  # the claim that cites nothing has no BEIR-style score
+    assert metrics["rationale_f1"]["n"] == 1 and metrics["rationale_f1"]["before"] == 1.0
+    pubmedqa = [{"id": "p1", "question": "Q?", "rouge": {"rougeL": 0.2, "rouge1": 0.3, "rouge2": 0.1},
+                 "recall": {"at_1": 1.0, "at_5": 1.0}, "latency_ms": 9.0}]
+    moved = [{**pubmedqa[0], "recall": {"at_1": 0.0, "at_5": 1.0}}]
+    recall = compare_runs(_run(tmp_path / "pb", "pubmedqa", pubmedqa), _run(tmp_path / "pa", "pubmedqa", moved))
+    assert recall["metrics"]["recall_at_1"]["lost"] == ["p1"]
+
+
+def test_the_same_ids_with_other_questions_are_refused(tmp_path: Path, jsonl_runs: tuple[Path, Path]) -> None:
+    other = _run(tmp_path / "other-file", "jsonl", [_question("q1", True, 0.1, 1) | {"question": "Another?"}])
+    with pytest.raises(EvsumError, match=r"different questions under the same ids \(q1\)"):
+        compare_runs(jsonl_runs[0], other)
 
 
 def test_runs_of_different_gold_sets_or_without_common_items_are_refused(tmp_path: Path,
@@ -98,7 +134,8 @@ def test_the_command_writes_the_comparison_and_prints_the_verdicts(jsonl_runs: t
     saved = json.loads((out / "compare.json").read_text(encoding="utf-8"))
     assert saved["metrics"]["gold_sentence_hit"]["gained"] == ["q2", "q4"]
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "Items gained and lost" in page and "question q3?" in page and "Intel Xeon" in page
+    assert "Items that changed" in page and "question q3?" in page and "Intel Xeon" in page
+    assert "<td>better</td>" in page and "Before: " in page
 
 
 def test_a_run_compared_with_itself_changes_nothing(jsonl_runs: tuple[Path, Path], tmp_path: Path) -> None:
