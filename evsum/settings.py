@@ -27,11 +27,11 @@ class IndexSettings(BaseModel):
     )
     embed_batch_size: int = Field(64, ge=1, description="Texts per encoder batch.")
     batch_across_documents: bool = Field(
-        False, description="Fill encoder batches with texts of several documents. 'minilm-int8' quantises "
-        "activations per batch, so a text's vector then depends on its batch partners (cosine about 0.99 to "
-        "itself), and a full rebuild ranks slightly differently from an incremental index. Off by default: "
-        "each document is embedded on its own, so vectors depend only on the document. On: on short abstracts "
-        "embedding is about 1.4x faster (1.07x on PDFs; docs/performance.md)."
+        False, description="Fill encoder batches with texts of several documents even when the encoder's "
+        "vectors depend on their batch partners (the torch fp32 'minilm': padding changes its sums slightly, "
+        "so a full rebuild could rank slightly differently from an incremental index). Off by default: such an "
+        "encoder embeds each document on its own. The default 'minilm-int8' encodes every text alone, so its "
+        "calls always mix documents and this changes nothing for it."
     )
     late_chunking: bool = Field(
         False, description="Pool sentence vectors from their passage's token embeddings (one encoder pass per "

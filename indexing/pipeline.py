@@ -407,7 +407,7 @@ def _build_new(new: list[Candidate], reused: list[DocumentContent], settings: In
     if settings.late_chunking and isinstance(encoder, TokenEncoder):
         _assign_vectors(built, *late_chunk(encoder, [p for c in built for p in c.passages],
                                            [s for c in built for s in c.sentences]))
-    elif settings.batch_across_documents:
+    elif settings.batch_across_documents or encoder.batch_invariant:
         _assign_vectors(built, _encode_sorted(encoder, [p.text for c in built for p in c.passages],
                                               settings.embed_batch_size, "embed passages", progress),
                         _encode_sorted(encoder, [s.text for c in built for s in c.sentences],
@@ -429,12 +429,12 @@ def _assign_vectors(built: list[DocumentContent], passage_vectors: np.ndarray, s
 
 
 def _encode_each_document(encoder: Encoder, built: list[DocumentContent], progress: bool) -> None:
-    """Embed each document's passages and sentences in calls of their own (the default).
+    """Embed each document's passages and sentences in calls of their own (encoders that are not
+    ``batch_invariant``, unless ``batch_across_documents``).
 
-    The int8 encoder quantises activations per batch, so a text's vector moves slightly with
-    its batch partners (cosine about 0.99 to the same text alone). Batches drawn from one
-    document only make every vector a function of its own document: a full rebuild and an
-    incremental run that adds other documents give the same vectors, and so the same rankings.
+    A batching encoder's vector for a text moves slightly with its batch partners (torch pads each batch).
+    Batches drawn from one document only make every vector a function of its own document: a full rebuild
+    and an incremental run that adds other documents give the same vectors, and so the same rankings.
     """
     total = sum(len(c.passages) + len(c.sentences) for c in built)
     with tqdm(total=total, desc="embed", unit="text", disable=not progress) as bar:

@@ -48,6 +48,12 @@ class Encoder(Protocol):
         """Cosine below which no sentence is relevant enough to quote (calibrated per model)."""
         ...
 
+    @property
+    def batch_invariant(self) -> bool:
+        """Whether a text's vector is the same whatever other texts are encoded in the same call; the indexer
+        then fills its calls with texts of many documents, else it embeds each document on its own."""
+        ...
+
     def warm_up(self) -> None:
         """Load weights now (idempotent); otherwise the first encode call loads them."""
         ...
@@ -100,6 +106,11 @@ class MiniLMEncoder:
     def relevance_floor(self) -> float:
         """0.45, calibrated for all-MiniLM-L6-v2 (``SummarySettings.min_relevance``); set that for other models."""
         return 0.45
+
+    @property
+    def batch_invariant(self) -> bool:
+        """No: torch pads each batch, and fp32 sums come out slightly differently with other partners."""
+        return False
 
     def warm_up(self) -> None:
         """Load the weights from disk (never from a hub)."""
@@ -172,6 +183,11 @@ class HashEncoder:
     def relevance_floor(self) -> float:
         """Hashed bag-of-words cosines run lower than a trained model's: shared words are the only signal."""
         return 0.2
+
+    @property
+    def batch_invariant(self) -> bool:
+        """Yes: each text is hashed on its own."""
+        return True
 
     def warm_up(self) -> None:
         """Nothing to load."""

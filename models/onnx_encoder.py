@@ -5,13 +5,19 @@ The graph is exported once from the *local* sentence-transformers directory
 ``torch.onnx.export``, quantised with ``onnxruntime.quantization.quantize_dynamic``
 (int8 weights per output channel: per-tensor int8 fell to cosine 0.95 against
 fp32 on SciFact sentences, per-channel keeps 0.99; activations are quantised
-per batch at run time) and cached under ``cache_dir`` keyed by the weights'
+per run at run time) and cached under ``cache_dir`` keyed by the weights'
 SHA-256, so later processes load it without importing torch at all.  Pooling
-(mean over the attention mask) and L2 normalisation are done in numpy, exactly
+(mean over the tokens) and L2 normalisation are done in numpy, exactly
 as the sentence-transformers modules of all-MiniLM-L6-v2 do.
 
-Measured on the 2-core machine (see docs/performance.md): about twice the
-passages per second of torch fp32 with cosine >= 0.98 to its embeddings.
+Every text is encoded alone, unpadded, on a one-thread session; ``threads``
+texts run at once. ONNX Runtime quantises activations per tensor, so in a
+padded batch a text's vector depended on its batch partners. Alone, a text's
+vector is a function of the text only: the same in any document, batch, run or
+thread count, and the same as when that text is asked as a query. It is also
+faster here (no padding, and two small runs in parallel use both cores better
+than one batched run): 2.0x the per-document batches on SciFact abstracts and
+1.4x on PDFs, with cosine to fp32 0.9935 against 0.9930 (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -216,26 +224,34 @@ class TokenBatch:
 
 
 class OnnxInt8Encoder:
-    """Encoder Protocol implementation over the int8 ONNX graph of a sentence-transformers directory."""
+    """Encoder Protocol implementation over the int8 ONNX graph of a sentence-transformers directory.
+
+    Texts are encoded one at a time, unpadded, on a one-thread session (``threads`` of them at once when
+    indexing), so a text's vector never depends on other texts. ``batch_size`` only applies to
+    ``token_embeddings`` (late chunking).
+    """
 
     def __init__(self, model_path: Path | None = None, *, cache_dir: Path | None = None, threads: int = 2,
                  query_threads: int = 1, batch_size: int = 32) -> None:
         self._configured_path = model_path
         self._cache_dir = cache_dir or default_cache_dir()
-        self._threads = threads
+        self._threads = max(1, threads)
         self._query_threads = query_threads
         self._batch_size = batch_size
         self._dim = 384
         self._max_tokens = 256
         self._tokenizer: Any = None
         self._sessions: dict[int, Any] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self.graph_path: Path | None = None
 
     @property
     def name(self) -> str:
-        """Identity stored in snapshots: int8 vectors are never mixed with fp32 ones."""
+        """Identity stored in snapshots: int8 vectors are never mixed with fp32 ones, nor with the vectors of
+        the earlier int8 encoder that batched texts ("onnx-int8:"), which moved with their batch partners."""
         model = "all-MiniLM-L6-v2" if self._configured_path is None else self._configured_path.name
-        return f"onnx-int8:{model}"
+        return f"onnx-int8-unbatched:{model}"
 
     @property
     def dim(self) -> int:
@@ -246,6 +262,11 @@ class OnnxInt8Encoder:
     def relevance_floor(self) -> float:
         """0.45, as for the fp32 model: int8 embeddings stay within cosine 0.98 of it."""
         return 0.45
+
+    @property
+    def batch_invariant(self) -> bool:
+        """Yes: every text is encoded alone."""
+        return True
 
     def _model_dir(self) -> Path:
         from models.encoders import packaged_model_path
@@ -288,29 +309,38 @@ class OnnxInt8Encoder:
         (tokens,) = self._session(threads).run(None, arrays)
         return np.asarray(tokens, dtype=np.float32), arrays["attention_mask"]
 
-    def _encode(self, texts: Sequence[str], threads: int) -> np.ndarray:
+    def _encode_one(self, encoding: Any, threads: int = 1) -> np.ndarray:
+        """Mean-pooled token embeddings of one unpadded text (the same vector on any number of threads)."""
+        (tokens,) = self._session(threads).run(None, padded_inputs([encoding]))
+        return np.asarray(tokens, dtype=np.float32)[0].mean(axis=0)
+
+    def _encode(self, texts: Sequence[str], *, parallel: int = 1, threads: int = 1) -> np.ndarray:
+        """Unit vectors of ``texts``, each encoded alone: ``parallel`` texts at a time on one-thread sessions,
+        or one after another on a ``threads``-thread session."""
         self.warm_up()
-        out = np.zeros((len(texts), self._dim), dtype=np.float32)
         if not texts:
-            return out
+            return np.zeros((0, self._dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
-        # Length-sorted batches: each batch pads only to its own longest text.
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
-        for start in range(0, len(order), self._batch_size):
-            rows = order[start:start + self._batch_size]
-            tokens, mask = self._run([encodings[i] for i in rows], threads)
-            weights = mask[:, :, None].astype(np.float32)
-            pooled = (tokens * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            out[rows] = pooled
-        return unit_rows(out)
+        if parallel > 1 and len(encodings) > 1:
+            pooled = list(self._workers().map(self._encode_one, encodings))
+        else:
+            pooled = [self._encode_one(e, threads) for e in encodings]
+        return unit_rows(np.vstack(pooled))
+
+    def _workers(self) -> ThreadPoolExecutor:
+        """The indexing thread pool (``threads`` workers; ONNX Runtime releases the GIL while it runs)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="evsum-encode")
+            return self._pool
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed questions on ``query_threads`` threads (one per request by default)."""
-        return self._encode(texts, self._query_threads)
+        """Embed questions on the calling thread (one per request), each alone on ``query_threads`` threads."""
+        return self._encode(texts, threads=self._query_threads)
 
     def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        """Embed passages or sentences in length-sorted batches on ``threads`` threads."""
-        return self._encode(texts, self._threads)
+        """Embed passages or sentences, each alone, ``threads`` at a time."""
+        return self._encode(texts, parallel=self._threads)
 
     def token_embeddings(self, texts: Sequence[str]) -> TokenBatch:
         """Per-token embeddings with character offsets, in length-sorted batches ("late chunking" input)."""

@@ -30,7 +30,7 @@ def test_quick_bench_writes_the_contracted_keys_and_a_table(tmp_path: Path, int8
     result = json.loads((out / "bench.json").read_text())
 
     index, query, memory = result["index"], result["query"], result["memory"]
-    assert index["encoder"] == "onnx-int8:all-MiniLM-L6-v2"
+    assert index["encoder"] == "onnx-int8-unbatched:all-MiniLM-L6-v2"
     assert index["passages"] >= 12 and index["sentences"] > index["passages"]
     assert index["passages_per_s"] > 0 and index["naive_passages_per_s"] > 0
     assert set(index["stages_s"]) >= {"read_s", "parse_s", "split_s", "embed_s", "write_s"}

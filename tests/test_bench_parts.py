@@ -47,7 +47,7 @@ def test_rationale_passages_keep_exact_sentence_spans() -> None:
 
 
 def test_markdown_table_reports_ratios_and_missing_baselines() -> None:
-    index = {"encoder": "onnx-int8:all-MiniLM-L6-v2", "corpus": "3 abstracts", "pages": 3, "passages": 6,
+    index = {"encoder": "onnx-int8-unbatched:all-MiniLM-L6-v2", "corpus": "3 abstracts", "pages": 3, "passages": 6,
              "sentences": 20, "seconds": 1.5, "passages_per_s": 4.0, "sentences_per_s": 13.3, "pages_per_s": 2.0,
              "stages_s": {"embed_s": 1.2}, "naive": {"passages": 6, "seconds": 3.0, "passages_per_s": 2.0},
              "ratio_vs_naive": 2.0, "txtai": {"error": "txtai is not installed"}, "ratio_vs_txtai": None}
@@ -56,7 +56,7 @@ def test_markdown_table_reports_ratios_and_missing_baselines() -> None:
               "memory": {"rss_mb": 300.0, "rss_anon_mb": 200.0}, "summaries_by_concurrency": {}}
     text = markdown({"mode": "quick", "machine": {"cpus": 2, "load_avg_start": [1.0]}, "encoder": "minilm-int8",
                      "index": index, "query": {"real_index": served}})
-    assert "| evsum, onnx-int8:all-MiniLM-L6-v2, end to end | 4.00 | 1.00 |" in text
+    assert "| evsum, onnx-int8-unbatched:all-MiniLM-L6-v2, end to end | 4.00 | 1.00 |" in text
     assert "| 2.00 | 6 passages in 3.00 s |" in text
     assert "txtai is not installed" in text
     assert "| 6 (real) | 10.00 / 12.00 / 13.00 |" in text

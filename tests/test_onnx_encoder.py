@@ -90,7 +90,23 @@ def test_the_export_cache_is_keyed_by_the_toolchain_versions(monkeypatch: pytest
 def test_settings_select_the_int8_encoder(tmp_path: Path) -> None:
     encoder = build_encoder(ModelSettings(encoder="minilm-int8", cache_dir=tmp_path))
     assert isinstance(encoder, OnnxInt8Encoder)
-    assert encoder.name == "onnx-int8:all-MiniLM-L6-v2"
+    assert encoder.name == "onnx-int8-unbatched:all-MiniLM-L6-v2"
+
+
+def test_a_text_gets_the_same_vector_alone_beside_others_and_as_a_query(int8_encoder: OnnxInt8Encoder) -> None:
+    """Each text is encoded alone: its vector does not move with other texts, parallel workers or threads.
+
+    (The batched encoder before it gave the same sentence vectors with cosine of only about 0.99 to each other
+    in two batches, because ONNX Runtime quantises activations per tensor.)"""
+    text = "Alcohol-based hand rub is preferred for routine hand hygiene when hands are not visibly soiled."
+    others = ["Free sugars should be below 10% of energy intake.", "Short.",
+              "A much longer passage about opioid tapering schedules " * 12]
+    alone = int8_encoder.encode_passages([text])[0]
+    beside = int8_encoder.encode_passages(others + [text] + others)[len(others)]
+    as_query = int8_encoder.encode_queries([text])[0]
+    assert np.array_equal(alone, beside) and np.array_equal(alone, as_query)
+    single_thread = OnnxInt8Encoder(cache_dir=int8_encoder._cache_dir, threads=1)
+    assert np.array_equal(single_thread.encode_passages(others + [text])[-1], alone)
 
 
 def test_an_fp32_index_is_not_served_with_int8_query_vectors(minilm_index: Path,
@@ -179,7 +195,7 @@ def test_a_documents_vectors_do_not_depend_on_the_other_documents_indexed_with_i
     alone, together = vectors(["hh"], "alone"), vectors(["long", "hh"], "together")
     assert np.array_equal(alone["sentences"], together["sentences"])
     assert np.array_equal(alone["passages"], together["passages"])
-    # The faster option mixes documents in a batch: the same text then gets a slightly different vector.
-    mixed = vectors(["long", "hh"], "mixed", across=True)["sentences"]
-    assert not np.array_equal(alone["sentences"], mixed)
-    assert np.all((alone["sentences"] * mixed).sum(axis=1) > 0.97)
+    # Mixing documents in the encoder's calls changes nothing either: each text is encoded alone.
+    mixed = vectors(["long", "hh"], "mixed", across=True)
+    assert np.array_equal(alone["sentences"], mixed["sentences"])
+    assert np.array_equal(alone["passages"], mixed["passages"])
