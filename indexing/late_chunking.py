@@ -1,7 +1,8 @@
 """Sentence vectors pooled from the token embeddings of the passage that contains them.
 
 "Late chunking" (Günther et al., 2024): one encoder pass per passage gives both the passage
-vector (mean of all its tokens, identical to encoding it alone) and, for each sentence inside
+vector (mean of all its tokens, identical to ``encode_passages`` on it: each text is run alone) and, for each
+sentence inside
 it, the mean of the tokens that fall within the sentence's characters.  Sentences outside any
 passage (headings), and sentences past the encoder's 256-token window, are encoded on their own.
 Opt-in (``IndexSettings.late_chunking``, int8 encoder only).  Measured on 250 SciFact claim/abstract

@@ -445,7 +445,8 @@ def _encode_each_document(encoder: Encoder, built: list[DocumentContent], progre
 
 
 def _encode_sorted(encoder: Encoder, texts: list[str], batch_size: int, label: str, progress: bool) -> np.ndarray:
-    """Texts of all new documents, length-sorted so batches pad little (``batch_across_documents``)."""
+    """Texts of all new documents in one pass, length-sorted so that batching encoders pad little (encoders that
+    are ``batch_invariant``, or any with ``batch_across_documents``)."""
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     order = np.argsort([len(t) for t in texts], kind="stable")
     chunk = max(batch_size * 8, 1)

@@ -105,8 +105,12 @@ def test_a_text_gets_the_same_vector_alone_beside_others_and_as_a_query(int8_enc
     beside = int8_encoder.encode_passages(others + [text] + others)[len(others)]
     as_query = int8_encoder.encode_queries([text])[0]
     assert np.array_equal(alone, beside) and np.array_equal(alone, as_query)
-    single_thread = OnnxInt8Encoder(cache_dir=int8_encoder._cache_dir, threads=1)
+    single_thread = OnnxInt8Encoder(cache_dir=int8_encoder._cache_dir, threads=1, query_threads=2)
     assert np.array_equal(single_thread.encode_passages(others + [text])[-1], alone)
+    assert np.array_equal(single_thread.encode_queries([text])[0], alone)  # a query on a two-thread session
+    tokens = int8_encoder.token_embeddings(others + [text])  # late chunking's input: each text alone too
+    pooled = tokens.text_vector(len(others))
+    assert np.allclose(pooled / np.linalg.norm(pooled), alone, atol=1e-6)
 
 
 def test_an_fp32_index_is_not_served_with_int8_query_vectors(minilm_index: Path,
