@@ -234,6 +234,6 @@ def build_encoder(settings: ModelSettings, batch_size: int = 64) -> Encoder:
         from models.onnx_encoder import OnnxInt8Encoder
 
         return OnnxInt8Encoder(settings.model_path, cache_dir=settings.cache_dir, threads=settings.threads,
-                               query_threads=settings.query_threads, batch_size=min(batch_size, 32))
+                               query_threads=settings.query_threads)
     return MiniLMEncoder(settings.model_path, device=settings.device, threads=settings.threads,
                          query_threads=settings.query_threads, batch_size=batch_size)

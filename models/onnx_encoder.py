@@ -227,17 +227,15 @@ class OnnxInt8Encoder:
     """Encoder Protocol implementation over the int8 ONNX graph of a sentence-transformers directory.
 
     Texts are encoded one at a time, unpadded, on a one-thread session (``threads`` of them at once when
-    indexing), so a text's vector never depends on other texts. ``batch_size`` only applies to
-    ``token_embeddings`` (late chunking).
+    indexing), so a text's vector never depends on other texts.
     """
 
     def __init__(self, model_path: Path | None = None, *, cache_dir: Path | None = None, threads: int = 2,
-                 query_threads: int = 1, batch_size: int = 32) -> None:
+                 query_threads: int = 1) -> None:
         self._configured_path = model_path
         self._cache_dir = cache_dir or default_cache_dir()
         self._threads = max(1, threads)
         self._query_threads = query_threads
-        self._batch_size = batch_size
         self._dim = 384
         self._max_tokens = 256
         self._tokenizer: Any = None
@@ -320,33 +318,34 @@ class OnnxInt8Encoder:
         return np.asarray(tokens, dtype=np.float32)[0].mean(axis=0)
 
 
-    def _encode(self, texts: Sequence[str], *, parallel: int = 1, threads: int = 1) -> np.ndarray:
-        """Unit vectors of ``texts``, each encoded alone: ``parallel`` texts at a time on one-thread sessions,
-        or one after another on a ``threads``-thread session."""
+    def _encode(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
+        """Unit vectors of ``texts``, each encoded alone: questions one after another on the calling thread
+        (``query_threads`` session), passages and sentences ``threads`` at a time on one-thread sessions."""
         self.warm_up()
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
-        if parallel > 1 and len(encodings) > 1:
-            pooled = list(self._workers().map(self._encode_one, encodings))
-        else:
-            pooled = [self._encode_one(e, threads) for e in encodings]
-        return unit_rows(np.vstack(pooled))
+        if query:
+            return unit_rows(np.vstack([self._encode_one(e, self._query_threads) for e in encodings]))
+        return unit_rows(np.vstack(self._each(self._encode_one, encodings)))
 
-    def _workers(self) -> ThreadPoolExecutor:
-        """The indexing thread pool (``threads`` workers; ONNX Runtime releases the GIL while it runs)."""
+    def _each(self, run: Callable[[Any], np.ndarray], encodings: Sequence[Any]) -> list[np.ndarray]:
+        """``run`` on every encoding, ``threads`` at a time on the indexing pool (ONNX Runtime releases the
+        GIL while it runs), in order."""
+        if self._threads == 1 or len(encodings) < 2:
+            return [run(e) for e in encodings]
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="evsum-encode")
-            return self._pool
+        return list(self._pool.map(run, encodings))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions on the calling thread (one per request), each alone on ``query_threads`` threads."""
-        return self._encode(texts, threads=self._query_threads)
+        return self._encode(texts, query=True)
 
     def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Embed passages or sentences, each alone, ``threads`` at a time."""
-        return self._encode(texts, parallel=self._threads)
+        return self._encode(texts, query=False)
 
     def _tokens_one(self, encoding: Any) -> np.ndarray:
         """Token embeddings (n_tokens, dim) of one unpadded text, on the one-thread session."""
@@ -358,10 +357,7 @@ class OnnxInt8Encoder:
         ``encode_passages``, ``threads`` at a time."""
         self.warm_up()
         encodings = self._tokenizer.encode_batch(list(texts))
-        if self._threads > 1 and len(encodings) > 1:
-            embeddings = list(self._workers().map(self._tokens_one, encodings))
-        else:
-            embeddings = [self._tokens_one(e) for e in encodings]
+        embeddings = self._each(self._tokens_one, encodings)
         offsets = [np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2) for e in encodings]
         special = [np.asarray(e.special_tokens_mask, dtype=bool) for e in encodings]
         return TokenBatch(embeddings, offsets, special)
