@@ -241,7 +241,7 @@ class OnnxInt8Encoder:
         self._tokenizer: Any = None
         self._sessions: dict[int, Any] = {}
         self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._lock = threading.Lock()
         self.graph_path: Path | None = None
 
     @property
@@ -278,7 +278,7 @@ class OnnxInt8Encoder:
         """Export (first time only), then load the tokenizer and the query session (once, thread-safe)."""
         if self._tokenizer is not None:
             return
-        with self._pool_lock:
+        with self._lock:
             if self._tokenizer is None:
                 self._load()
 
@@ -304,7 +304,7 @@ class OnnxInt8Encoder:
         """The session on ``threads`` intra-op threads (created at warm-up; others on first use, locked)."""
         session = self._sessions.get(threads)
         if session is None:
-            with self._pool_lock:
+            with self._lock:
                 session = self._sessions.get(threads)
                 if session is None:
                     assert self.graph_path is not None
@@ -312,11 +312,14 @@ class OnnxInt8Encoder:
                     self._sessions[threads] = session
         return session
 
-    def _encode_one(self, encoding: Any, threads: int = 1) -> np.ndarray:
-        """Mean-pooled token embeddings of one unpadded text (the same vector on any number of threads)."""
+    def _tokens_one(self, encoding: Any, threads: int = 1) -> np.ndarray:
+        """Token embeddings (n_tokens, dim) of one unpadded text (the same on any number of threads)."""
         (tokens,) = self._session(threads).run(None, padded_inputs([encoding]))
-        return np.asarray(tokens, dtype=np.float32)[0].mean(axis=0)
+        return np.asarray(tokens, dtype=np.float32)[0]
 
+    def _encode_one(self, encoding: Any, threads: int = 1) -> np.ndarray:
+        """Mean-pooled token embeddings of one unpadded text."""
+        return self._tokens_one(encoding, threads).mean(axis=0)
 
     def _encode(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
         """Unit vectors of ``texts``, each encoded alone: questions one after another on the calling thread
@@ -334,7 +337,7 @@ class OnnxInt8Encoder:
         GIL while it runs), in order."""
         if self._threads == 1 or len(encodings) < 2:
             return [run(e) for e in encodings]
-        with self._pool_lock:
+        with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="evsum-encode")
         return list(self._pool.map(run, encodings))
@@ -346,11 +349,6 @@ class OnnxInt8Encoder:
     def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Embed passages or sentences, each alone, ``threads`` at a time."""
         return self._encode(texts, query=False)
-
-    def _tokens_one(self, encoding: Any) -> np.ndarray:
-        """Token embeddings (n_tokens, dim) of one unpadded text, on the one-thread session."""
-        (tokens,) = self._session(1).run(None, padded_inputs([encoding]))
-        return np.asarray(tokens, dtype=np.float32)[0]
 
     def token_embeddings(self, texts: Sequence[str]) -> TokenBatch:
         """Per-token embeddings with character offsets ("late chunking" input), each text alone like
