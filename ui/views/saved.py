@@ -41,8 +41,8 @@ def main() -> None:
                 st.info(f"**{fmt.escape_markdown(run.saved_question.question)}**: the claim scorer changed since "
                         f"its last run ({fmt.escape_markdown(claim_scorer_label(run.claim_scorer_changed_from))} → "
                         f"{fmt.escape_markdown(claim_scorer_label(run.saved_question.last_claim_scorer))}), so what "
-                        "it cites may differ "
-                        "because of the model rather than the evidence.", icon=":material/model_training:")
+                        "it cites may differ because of the model rather than the evidence.",
+                        icon=":material/model_training:")
     try:
         saved = client.saved_questions()
     except ClientError as error:
