@@ -12,7 +12,7 @@ from evsum.records import Role
 
 EVAL_DIR = Path(__file__).resolve().parents[1] / "eval"
 SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-FILES = {"dev_questions.jsonl": "dq-", "dev_questions_2.jsonl": "dq2-"}
+FILES = {"dev_questions.jsonl": "dq-", "dev_questions_2.jsonl": "dq2-", "dev_questions_3.jsonl": "dq3-"}
 FIELDS = {"id", "question", "gold_sources", "gold_sentences", "gold_summary", "page", "kind"}
 
 
@@ -33,10 +33,11 @@ def test_question_file_is_well_formed(name: str) -> None:
         assert all(str(s) not in str(item["question"]) for s in gold), "the question must not contain its answer"
 
 
-def test_the_two_sets_share_no_gold_sentence() -> None:
-    first = {s for item in _items("dev_questions.jsonl") for s in item["gold_sentences"]}  # type: ignore[union-attr]
-    second = {s for item in _items("dev_questions_2.jsonl") for s in item["gold_sentences"]}  # type: ignore[union-attr]
-    assert not first & second
+def test_the_sets_share_no_gold_sentence() -> None:
+    sets = [{s for item in _items(name) for s in item["gold_sentences"]} for name in sorted(FILES)]  # type: ignore[union-attr]
+    for i, one in enumerate(sets):
+        for other in sets[i + 1:]:
+            assert not one & other
 
 
 @cache
