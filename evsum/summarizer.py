@@ -122,7 +122,7 @@ class Summariser:
         """Scores for a claim: the prior scaled to 0..1, plus ``claim_weight`` x the cross-encoder's probability.
 
         Only the ``claim_candidates`` best candidates by the prior are read by the cross-encoder (about
-        4 ms a pair); the rest keep their scaled prior.
+        0.1 s for 20 pairs on PDF sentences); the rest keep their scaled prior.
         """
         if self.claim_scorer is None:
             raise ClaimScorerUnavailableError(_NO_CLAIM_SCORER)

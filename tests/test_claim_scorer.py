@@ -193,3 +193,6 @@ def test_the_training_command_writes_a_graph_the_scorer_loads(tmp_path: Path) ->
     # Each pair is scored on its own, so a sentence's logit does not depend on the others asked with it.
     assert logits[1] == scorer.score(CLAIM, [RATIONALE])[0]
     assert logits[0] == scorer.score(CLAIM, [BACKGROUND, RATIONALE, "An unrelated, much longer sentence " * 5])[0]
+    # Pairs run two at a time by default; one at a time gives the same logits, bit for bit, in the same order.
+    many = [BACKGROUND, RATIONALE, *(f"Sentence {i} about spacers and phage genomes." for i in range(7))]
+    assert np.array_equal(ClaimScorer(out, threads=1).score(CLAIM, many), scorer.score(CLAIM, many))
