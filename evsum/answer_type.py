@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 
+from evsum.text import FIGURE_REFERENCE
+
 _QUANTITY_WORDS = (
     r"percentage|proportion|share|fraction|dose|dosage|daily|number|threshold|rate|level|amount|concentration"
     r"|duration|age|size|time|interval|value|ratio|frequency|cut-?off|range|temperature|limit|IC50|EC50"
@@ -32,9 +34,8 @@ _QUANTITY_QUESTION = re.compile(
 
 #: Citation markers, figure and table references carry digits but state no finding.
 _NOT_A_QUANTITY = re.compile(
-    r"\(\s*\d+(?:\s*[,–-]\s*\d+)*\s*\)|\[\s*\d+(?:\s*[,–-]\s*\d+)*\s*\]"
-    r"|\b(?:Fig(?:ure)?s?\.?|Tables?|Boxe?s?|Annex(?:es)?|Supplementary(?: Fig(?:ure)?s?\.?)?|Extended Data)"
-    r"\s*S?\d+[A-Za-z]?"
+    r"\(\s*\d+(?:\s*[,–-]\s*\d+)*\s*\)|\[\s*\d+(?:\s*[,–-]\s*\d+)*\s*\]|" + FIGURE_REFERENCE.pattern,
+    re.IGNORECASE,
 )
 
 _UNIT = (

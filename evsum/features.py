@@ -30,6 +30,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "has_number",
     "finding_cue",
     "answer_type",
+    "figure_reference",
 )
 
 _BODY = ROLE_CODES[Role.BODY]
@@ -124,6 +125,7 @@ def _features(retriever: HybridRetriever, question: str, query_vector: np.ndarra
         reader.sentence_has_number[ids],
         reader.sentence_finding_cue[ids],
         reader.sentence_quantity[ids] & wants_quantity,
+        reader.sentence_figure_reference[ids],
     ]).astype(np.float32)
     return Candidates(ids, features, cosine, passage_ids, retrieved)
 

@@ -9,6 +9,19 @@ from typing import Any, Sequence
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
+#: A pointer to a figure, table, box or annex: "(Fig. 6b)", "(fig. S1)", "Supplementary Table 2", "Box 4",
+#: "Extended Data Fig. 3". Results sections point to the figure that shows each finding.
+FIGURE_REFERENCE = re.compile(
+    r"\b(?:Fig(?:ure)?s?\.?|Tables?|Boxe?s?|Annex(?:es)?|Supp(?:lementary|l\.?)?\s+(?:Fig(?:ure)?s?\.?|Tables?)"
+    r"|Extended\s+Data(?:\s+Fig(?:ure)?s?\.?)?)\s*S?\d+[A-Za-z]?",
+    re.IGNORECASE,
+)
+
+
+def cites_figure(text: str) -> bool:
+    """Whether the text points to a figure, table, box or annex (``FIGURE_REFERENCE``)."""
+    return bool(FIGURE_REFERENCE.search(text))
+
 
 def word_count(text: str) -> int:
     """Number of word tokens in ``text`` (letters or digits)."""

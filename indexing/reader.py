@@ -114,6 +114,7 @@ class IndexReader:
         self.sentence_finding_cue = traits["finding_cue"]
         self.sentence_complete = traits["complete"]
         self.sentence_quantity = traits["quantity"]
+        self.sentence_figure_reference = traits["figure_reference"]
 
     def sentences_of_passages(self, passage_ids: np.ndarray) -> np.ndarray:
         """Ids of every sentence inside the given passages."""

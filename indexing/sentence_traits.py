@@ -1,8 +1,8 @@
 """Per-sentence traits the scorer uses as features, computed once at index time.
 
 Word count, section category, whether the sentence has a number, a finding
-cue or a stated quantity (``evsum.answer_type``), and whether it ends like a
-finished sentence.  The snapshot writer stores
+cue or a stated quantity (``evsum.answer_type``), whether it points to a figure
+or table (``evsum.text.cites_figure``), and whether it ends like a finished sentence.  The snapshot writer stores
 them as ``sentence_traits.npz`` beside ``meta.sqlite``, so opening an index
 reads a few small arrays instead of running regular expressions over every
 sentence (that took most of the cold start at 100k passages).  For snapshots
@@ -20,12 +20,13 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from evsum.answer_type import states_quantity
-from evsum.text import word_count
+from evsum.text import cites_figure, word_count
 from indexing.durable import replace_atomically
 
 TRAITS_FILE = "sentence_traits.npz"
 #: The arrays of ``TRAITS_FILE``; those an older snapshot lacks are computed at load and written back.
-TRAIT_NAMES: tuple[str, ...] = ("words", "section", "has_number", "finding_cue", "complete", "quantity")
+TRAIT_NAMES: tuple[str, ...] = ("words", "section", "has_number", "finding_cue", "complete", "quantity",
+                                "figure_reference")
 
 #: Section categories used as scorer features, matched on the section heading text.
 SECTION_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -74,6 +75,7 @@ def sentence_traits(texts: Sequence[str], sections: Sequence[str | None],
         "finding_cue": lambda: np.array([bool(_FINDING_CUE.search(t)) for t in texts], dtype=bool),
         "complete": lambda: np.array([is_complete_sentence(t) for t in texts], dtype=bool),
         "quantity": lambda: np.array([states_quantity(t) for t in texts], dtype=bool),
+        "figure_reference": lambda: np.array([cites_figure(t) for t in texts], dtype=bool),
     }
     return {name: compute[name]() for name in names}
 

@@ -18,8 +18,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS_FILE = WEIGHTS_DIR / "sentence_scorer.json"
 
 #: Hand-set prior: mostly dense similarity, then lexical overlap and passage context; for a question that asks
-#: for a quantity, a small preference for sentences that state one (``evsum.answer_type``; docs/quality.md
-#: gives how the weight was chosen and checked).
+#: for a quantity, a small preference for sentences that state one (``evsum.answer_type``), and a smaller one
+#: for sentences that point to a figure or table, as results do (docs/quality.md gives how the weights were
+#: chosen and checked).
 PRIOR_WEIGHTS: dict[str, float] = {
     "sentence_cosine": 0.60,
     "sentence_bm25": 0.20,
@@ -27,6 +28,7 @@ PRIOR_WEIGHTS: dict[str, float] = {
     "passage_rrf": 0.05,
     "sentence_rrf": 0.05,
     "answer_type": 0.15,
+    "figure_reference": 0.05,
 }
 
 

@@ -11,6 +11,7 @@ from conftest import make_settings
 from evsum.answer_type import asks_for_quantity, states_quantity
 from evsum.engine import Engine
 from evsum.features import FEATURE_NAMES
+from evsum.text import cites_figure
 from models.encoders import HashEncoder
 
 
@@ -72,6 +73,21 @@ def test_sentences_that_do_not(sentence: str) -> None:
     assert not states_quantity(sentence)
 
 
+@pytest.mark.parametrize(("sentence", "points_to_one"), [
+    ("The western blot showed that SNA binds to CD11b, but not MAL II (Fig. 6b).", True),
+    ("KIR3DL1 and KIR2DL3 were the two major subtypes expressed by CD8+ T cells (fig. S1).", True),
+    ("DNA-PKi strongly reduced the levels of HA-Apollo (Supplementary Figure S3A,B).", True),
+    ("There were 778 differentially expressed genes between the groups (table S1).", True),
+    ("Box 4 lists key criteria to be considered, including relapse rates.", True),
+    ("Reads were aligned as in Extended Data Fig. 2.", True),
+    ("Most notable among the many HSPs that co-purify with the Tud mutants is Hsc70-4.", False),
+    ("The figure of 10 % of total energy intake is a ceiling, not a target.", False),
+    ("We tabled 12 motions at the meeting.", False),
+])
+def test_figure_references(sentence: str, points_to_one: bool) -> None:
+    assert cites_figure(sentence) is points_to_one
+
+
 def test_answer_type_feature_marks_quantity_sentences_only_for_quantity_questions(sample_index: Path,
                                                                                   hash_encoder: HashEncoder) -> None:
     """The served feature is the sentence's stored quantity trait, and zero for a question not asking for one."""
@@ -84,3 +100,7 @@ def test_answer_type_feature_marks_quantity_sentences_only_for_quantity_question
     assert 0 < asked.features[:, column].sum() < len(texts)
     plain = engine.summariser.candidates("Should adults eat less free sugar?")
     assert len(plain.ids) and not plain.features[:, column].any()
+    # The figure-reference feature is the sentence's stored trait, whatever the question.
+    pointer = FEATURE_NAMES.index("figure_reference")
+    assert np.array_equal(plain.features[:, pointer] > 0,
+                          np.array([cites_figure(s.text) for s in engine.reader.sentences(plain.ids.tolist())]))

@@ -259,16 +259,18 @@ def test_a_traits_file_from_before_a_trait_was_added_keeps_the_others(sample_ind
     assert snapshot is not None
     full = IndexReader.open(sample_index_copy)
     with np.load(snapshot / TRAITS_FILE) as stored:
-        older = {name: stored[name] for name in stored.files if name != "quantity"}
+        older = {name: stored[name] for name in stored.files if name not in {"quantity", "figure_reference"}}
     older["words"] = older["words"] + 1000  # marks values that were read, not recomputed
     with (snapshot / TRAITS_FILE).open("wb") as handle:
         np.savez(handle, **older)
     reopened = IndexReader.open(sample_index_copy)
     assert np.array_equal(reopened.sentence_words, full.sentence_words + 1000)
     assert np.array_equal(reopened.sentence_quantity, full.sentence_quantity)
+    assert np.array_equal(reopened.sentence_figure_reference, full.sentence_figure_reference)
     with np.load(snapshot / TRAITS_FILE) as stored:  # written back once, so the next start reads it
         assert set(stored.files) == set(TRAIT_NAMES)
         assert np.array_equal(stored["quantity"], full.sentence_quantity)
+        assert np.array_equal(stored["figure_reference"], full.sentence_figure_reference)
         assert np.array_equal(stored["words"], full.sentence_words + 1000)
     assert not [p for p in snapshot.iterdir() if p.name.endswith(".tmp")]
 
