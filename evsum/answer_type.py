@@ -53,6 +53,10 @@ _QUANTITY = re.compile(
 )
 
 
+#: What ``states_quantity`` is computed from (part of the stored sentence traits' fingerprint).
+QUANTITY_PATTERNS: tuple[str, ...] = (_QUANTITY.pattern, _NOT_A_QUANTITY.pattern)
+
+
 def asks_for_quantity(question: str) -> bool:
     """Whether the question asks for an amount, a frequency, a duration or another quantity."""
     return bool(_QUANTITY_QUESTION.search(question))

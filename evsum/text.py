@@ -7,13 +7,16 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: What ``word_count`` counts (part of the stored sentence traits' fingerprint).
+WORD_PATTERN = _WORD.pattern
 _TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 
 #: A pointer to a figure, table, box or annex: "(Fig. 6b)", "(fig. S1)", "Supplementary Table 2", "Box 4",
 #: "Extended Data Fig. 3". Results sections point to the figure that shows each finding.
+#: The number must follow a dot or a space, so that names like the yeast FIG1 gene or a "Box1" label do not count.
 FIGURE_REFERENCE = re.compile(
-    r"\b(?:Fig(?:ure)?s?\.?|Tables?|Boxe?s?|Annex(?:es)?|Supp(?:lementary|l\.?)?\s+(?:Fig(?:ure)?s?\.?|Tables?)"
-    r"|Extended\s+Data(?:\s+Fig(?:ure)?s?\.?)?)\s*S?\d+[A-Za-z]?",
+    r"\b(?:Fig(?:ure)?s?|Tables?|Boxe?s?|Annex(?:es)?|Supp(?:lementary|l\.?)?\s+(?:Fig(?:ure)?s?|Tables?)"
+    r"|Extended\s+Data(?:\s+Fig(?:ure)?s?)?)(?:\.\s*|\s+)S?\d+[A-Za-z]?",
     re.IGNORECASE,
 )
 

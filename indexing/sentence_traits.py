@@ -7,11 +7,14 @@ them as ``sentence_traits.npz`` beside ``meta.sqlite``, so opening an index
 reads a few small arrays instead of running regular expressions over every
 sentence (that took most of the cold start at 100k passages).  For snapshots
 written before this file (or one of its traits) existed, the reader computes
-the missing traits at load and writes the completed file back once.
+the missing traits at load and writes the completed file back once. Each stored trait carries a
+fingerprint of the regular expressions it was computed with: a trait whose definition has changed
+since the snapshot was written counts as missing, so old and new snapshots never disagree about it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import zipfile
 from pathlib import Path
@@ -19,8 +22,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from evsum.answer_type import states_quantity
-from evsum.text import cites_figure, word_count
+from evsum.answer_type import QUANTITY_PATTERNS, states_quantity
+from evsum.text import FIGURE_REFERENCE, WORD_PATTERN, cites_figure, word_count
 from indexing.durable import replace_atomically
 
 TRAITS_FILE = "sentence_traits.npz"
@@ -42,6 +45,27 @@ _FINDING_CUE = re.compile(
     re.I,
 )
 _COMPLETE_END = re.compile(r"[.!?][)\]\"'’”]*(\s*\[[0-9,;\s–-]+\])?\.?$")
+
+
+def _definitions() -> dict[str, tuple[str, ...]]:
+    return {
+        "words": (WORD_PATTERN,),
+        "section": tuple(f"{name}={pattern.pattern}" for name, pattern in SECTION_CATEGORIES),
+        "has_number": (_NUMBER.pattern,),
+        "finding_cue": (_FINDING_CUE.pattern,),
+        "complete": (_COMPLETE_END.pattern,),
+        "quantity": QUANTITY_PATTERNS,
+        "figure_reference": (FIGURE_REFERENCE.pattern,),
+    }
+
+
+def trait_fingerprint(name: str) -> str:
+    """SHA-256 (first 16 hex digits) of the regular expressions that trait ``name`` is computed with."""
+    return hashlib.sha256("\n".join(_definitions()[name]).encode("utf-8")).hexdigest()[:16]
+
+
+def _fingerprint_key(name: str) -> str:
+    return f"fingerprint_{name}"
 
 
 def is_complete_sentence(text: str) -> bool:
@@ -86,21 +110,27 @@ def write_traits(path: Path, texts: Sequence[str], sections: Sequence[str | None
 
 
 def save_traits(path: Path, traits: Mapping[str, np.ndarray]) -> None:
-    """Store trait arrays atomically: a reader sees the old file or the new one, never part of one."""
-    replace_atomically(path, lambda handle: np.savez(handle, **traits))  # type: ignore[arg-type]
+    """Store trait arrays, each with its fingerprint, atomically: a reader sees the old file or the new one,
+    never part of one."""
+    arrays = {**traits, **{_fingerprint_key(name): np.array(trait_fingerprint(name)) for name in traits}}
+    replace_atomically(path, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]
 
 
 def read_traits(path: Path, n_sentences: int) -> dict[str, np.ndarray]:
-    """The stored traits of ``TRAIT_NAMES``; empty when the file is absent (an older snapshot) or does not match.
+    """The stored traits of ``TRAIT_NAMES`` whose fingerprint matches today's definition; empty when the file is
+    absent (an older snapshot) or does not match the snapshot's sentences.
 
-    A file written before a trait was added holds the others, which are returned;
-    the caller computes only the missing ones. A damaged file counts as absent.
+    A file written before a trait was added, or before its definition changed (or before fingerprints were
+    stored), holds the others, which are returned; the caller computes only the missing ones. A damaged file
+    counts as absent.
     """
     if not path.is_file():
         return {}
     try:
         with np.load(path) as stored:
-            traits = {name: stored[name] for name in stored.files if name in TRAIT_NAMES}
+            traits = {name: stored[name] for name in TRAIT_NAMES
+                      if name in stored.files and _fingerprint_key(name) in stored.files
+                      and str(stored[_fingerprint_key(name)]) == trait_fingerprint(name)}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # damaged: the reader recomputes it
         return {}
     if any(len(values) != n_sentences for values in traits.values()):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from evsum.errors import EvsumError
-from models.onnx_encoder import ort_session, padded_inputs
+from models.onnx_encoder import map_in_order, ort_session, padded_inputs
 from models.scorer import WEIGHTS_DIR
 
 logger = logging.getLogger("evsum.models")
@@ -51,10 +52,12 @@ class ClaimScorer:
     """The int8 ONNX cross-encoder, loaded lazily on first use (``warm_up``)."""
 
     def __init__(self, graph_path: Path = CLAIM_SCORER_FILE, tokenizer_dir: Path | None = None, *,
-                 threads: int = 2) -> None:
+                 threads: int = min(2, os.cpu_count() or 1)) -> None:
         self.graph_path = graph_path
         self._tokenizer_dir = tokenizer_dir
-        self._threads = max(1, threads)  # pairs scored at once, each on the one-thread session
+        # Pairs scored at once on the one-thread session, by one pool for the whole process: under concurrent
+        # claim checks this caps the scorer at ``threads`` cores, and requests queue for it.
+        self._threads = max(1, threads)
         self._tokenizer: Any = None
         self._session: Any = None
         self._pool: ThreadPoolExecutor | None = None
@@ -97,9 +100,7 @@ class ClaimScorer:
         """
         self.warm_up()
         encodings = self._tokenizer.encode_batch([(claim, s) for s in sentences])
-        if self._pool is None or len(encodings) < 2:
-            return np.array([self._logit(e) for e in encodings], dtype=np.float32)
-        return np.array(list(self._pool.map(self._logit, encodings)), dtype=np.float32)
+        return np.array(map_in_order(self._pool, self._logit, encodings), dtype=np.float32)
 
     def _logit(self, encoding: Any) -> float:
         """The logit of one unpadded (claim, sentence) pair."""

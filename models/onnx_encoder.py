@@ -30,7 +30,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -38,6 +38,8 @@ from evsum.errors import EvsumError
 
 INT8_FILE = "model-int8.onnx"
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+T = TypeVar("T")
 
 
 def default_cache_dir() -> Path:
@@ -335,12 +337,11 @@ class OnnxInt8Encoder:
     def _each(self, run: Callable[[Any], np.ndarray], encodings: Sequence[Any]) -> list[np.ndarray]:
         """``run`` on every encoding, ``threads`` at a time on the indexing pool (ONNX Runtime releases the
         GIL while it runs), in order."""
-        if self._threads == 1 or len(encodings) < 2:
-            return [run(e) for e in encodings]
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="evsum-encode")
-        return list(self._pool.map(run, encodings))
+        if self._threads > 1 and len(encodings) > 1:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="evsum-encode")
+        return map_in_order(self._pool, run, encodings)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions on the calling thread (one per request), each alone on ``query_threads`` threads."""
@@ -359,6 +360,14 @@ class OnnxInt8Encoder:
         offsets = [np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2) for e in encodings]
         special = [np.asarray(e.special_tokens_mask, dtype=bool) for e in encodings]
         return TokenBatch(embeddings, offsets, special)
+
+
+def map_in_order(pool: ThreadPoolExecutor | None, run: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
+    """``run`` on every item, in order: on ``pool``'s threads when there is a pool and more than one item
+    (ONNX Runtime releases the GIL while a session runs), else one after another on the calling thread."""
+    if pool is None or len(items) < 2:
+        return [run(item) for item in items]
+    return list(pool.map(run, items))
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:

@@ -83,6 +83,9 @@ def test_sentences_that_do_not(sentence: str) -> None:
     ("Most notable among the many HSPs that co-purify with the Tud mutants is Hsc70-4.", False),
     ("The figure of 10 % of total energy intake is a ceiling, not a target.", False),
     ("We tabled 12 motions at the meeting.", False),
+    ("The FIG1 promoter drove expression of the reporter.", False),  # a yeast gene, not a figure
+    ("Transcription from FIG2p rose tenfold after mating pheromone.", False),
+    ("Signals were quantified as in Fig.6b and Suppl. Table 3.", True),
 ])
 def test_figure_references(sentence: str, points_to_one: bool) -> None:
     assert cites_figure(sentence) is points_to_one

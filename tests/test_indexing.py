@@ -268,11 +268,34 @@ def test_a_traits_file_from_before_a_trait_was_added_keeps_the_others(sample_ind
     assert np.array_equal(reopened.sentence_quantity, full.sentence_quantity)
     assert np.array_equal(reopened.sentence_figure_reference, full.sentence_figure_reference)
     with np.load(snapshot / TRAITS_FILE) as stored:  # written back once, so the next start reads it
-        assert set(stored.files) == set(TRAIT_NAMES)
+        assert set(stored.files) == set(TRAIT_NAMES) | {f"fingerprint_{name}" for name in TRAIT_NAMES}
         assert np.array_equal(stored["quantity"], full.sentence_quantity)
         assert np.array_equal(stored["figure_reference"], full.sentence_figure_reference)
         assert np.array_equal(stored["words"], full.sentence_words + 1000)
     assert not [p for p in snapshot.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_trait_whose_definition_changed_is_recomputed(sample_index_copy: Path) -> None:
+    """A trait stored with another definition's fingerprint (a regular expression changed since the snapshot
+    was written) is recomputed at load; the traits whose definition did not change are read as stored."""
+    from indexing.sentence_traits import TRAITS_FILE, trait_fingerprint
+
+    snapshot = current_snapshot_dir(sample_index_copy)
+    assert snapshot is not None
+    full = IndexReader.open(sample_index_copy)
+    with np.load(snapshot / TRAITS_FILE) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    assert str(arrays["fingerprint_quantity"]) == trait_fingerprint("quantity")
+    arrays["quantity"] = ~arrays["quantity"]  # what an older definition might have said
+    arrays["fingerprint_quantity"] = np.array("0" * 16)
+    arrays["words"] = arrays["words"] + 1000  # read as stored: its definition did not change
+    with (snapshot / TRAITS_FILE).open("wb") as handle:
+        np.savez(handle, **arrays)
+    reopened = IndexReader.open(sample_index_copy)
+    assert np.array_equal(reopened.sentence_quantity, full.sentence_quantity)
+    assert np.array_equal(reopened.sentence_words, full.sentence_words + 1000)
+    with np.load(snapshot / TRAITS_FILE) as stored:
+        assert str(stored["fingerprint_quantity"]) == trait_fingerprint("quantity")
 
 
 def test_a_damaged_traits_file_is_recomputed_and_an_unwritable_one_still_opens(
