@@ -298,6 +298,8 @@ class OnnxInt8Encoder:
         tokenizer.enable_truncation(max_length=self._max_tokens)
         tokenizer.no_padding()
         self._sessions[1] = ort_session(self.graph_path, 1)  # the indexing workers' session
+        if self._threads > 1:  # its threads start on first use, so a serving process that never indexes has none
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="evsum-encode")
         if self._query_threads != 1:
             self._sessions[self._query_threads] = ort_session(self.graph_path, self._query_threads)
         self._tokenizer = tokenizer  # last: warm_up's fast path reads it without the lock
@@ -332,16 +334,7 @@ class OnnxInt8Encoder:
         encodings = self._tokenizer.encode_batch(list(texts))
         if query:
             return unit_rows(np.vstack([self._encode_one(e, self._query_threads) for e in encodings]))
-        return unit_rows(np.vstack(self._each(self._encode_one, encodings)))
-
-    def _each(self, run: Callable[[Any], np.ndarray], encodings: Sequence[Any]) -> list[np.ndarray]:
-        """``run`` on every encoding, ``threads`` at a time on the indexing pool (ONNX Runtime releases the
-        GIL while it runs), in order."""
-        if self._threads > 1 and len(encodings) > 1:
-            with self._lock:
-                if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="evsum-encode")
-        return map_in_order(self._pool, run, encodings)
+        return unit_rows(np.vstack(map_in_order(self._pool, self._encode_one, encodings)))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions on the calling thread (one per request), each alone on ``query_threads`` threads."""
@@ -356,7 +349,7 @@ class OnnxInt8Encoder:
         ``encode_passages``, ``threads`` at a time."""
         self.warm_up()
         encodings = self._tokenizer.encode_batch(list(texts))
-        embeddings = self._each(self._tokens_one, encodings)
+        embeddings = map_in_order(self._pool, self._tokens_one, encodings)
         offsets = [np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2) for e in encodings]
         special = [np.asarray(e.special_tokens_mask, dtype=bool) for e in encodings]
         return TokenBatch(embeddings, offsets, special)
