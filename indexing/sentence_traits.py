@@ -47,21 +47,21 @@ _FINDING_CUE = re.compile(
 _COMPLETE_END = re.compile(r"[.!?][)\]\"'’”]*(\s*\[[0-9,;\s–-]+\])?\.?$")
 
 
-def _definitions() -> dict[str, tuple[str, ...]]:
-    return {
-        "words": (WORD_PATTERN,),
-        "section": tuple(f"{name}={pattern.pattern}" for name, pattern in SECTION_CATEGORIES),
-        "has_number": (_NUMBER.pattern,),
-        "finding_cue": (_FINDING_CUE.pattern,),
-        "complete": (_COMPLETE_END.pattern,),
-        "quantity": QUANTITY_PATTERNS,
-        "figure_reference": (FIGURE_REFERENCE.pattern,),
-    }
+#: The regular expressions each trait is computed with: their fingerprint is stored beside the trait.
+_DEFINITIONS: dict[str, tuple[str, ...]] = {
+    "words": (WORD_PATTERN,),
+    "section": tuple(f"{name}={pattern.pattern}" for name, pattern in SECTION_CATEGORIES),
+    "has_number": (_NUMBER.pattern,),
+    "finding_cue": (_FINDING_CUE.pattern,),
+    "complete": (_COMPLETE_END.pattern,),
+    "quantity": QUANTITY_PATTERNS,
+    "figure_reference": (FIGURE_REFERENCE.pattern,),
+}
 
 
 def trait_fingerprint(name: str) -> str:
     """SHA-256 (first 16 hex digits) of the regular expressions that trait ``name`` is computed with."""
-    return hashlib.sha256("\n".join(_definitions()[name]).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256("\n".join(_DEFINITIONS[name]).encode("utf-8")).hexdigest()[:16]
 
 
 def _fingerprint_key(name: str) -> str:
