@@ -162,8 +162,10 @@ class TcpProxy:
                 sink.sendall(data)
         except OSError:
             pass
-        finally:
-            for sock in (source, sink):
+        finally:  # shut down before closing: close() alone does not wake the other direction's blocked recv
+            for sock in (source, sink):  # on Linux, so the client never saw the backend go (a flaky hang)
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
                 with suppress(OSError):
                     sock.close()
 
