@@ -45,6 +45,10 @@ _FINDING_CUE = re.compile(
     re.I,
 )
 _COMPLETE_END = re.compile(r"[.!?][)\]\"'’”]*(\s*\[[0-9,;\s–-]+\])?\.?$")
+#: A clause closed by a semicolon, as the items of a guideline's bulleted recommendations are, is a statement
+#: that can be quoted on its own when it has at least this many words (shorter ones are mostly list fragments).
+_CLAUSE_END = re.compile(r";$")
+CLAUSE_MIN_WORDS = 8
 
 
 #: The regular expressions each trait is computed with: their fingerprint is stored beside the trait.
@@ -53,7 +57,7 @@ _DEFINITIONS: dict[str, tuple[str, ...]] = {
     "section": tuple(f"{name}={pattern.pattern}" for name, pattern in SECTION_CATEGORIES),
     "has_number": (_NUMBER.pattern,),
     "finding_cue": (_FINDING_CUE.pattern,),
-    "complete": (_COMPLETE_END.pattern,),
+    "complete": (_COMPLETE_END.pattern, _CLAUSE_END.pattern, f"clause_min_words={CLAUSE_MIN_WORDS}"),
     "quantity": QUANTITY_PATTERNS,
     "figure_reference": (FIGURE_REFERENCE.pattern,),
 }
@@ -69,12 +73,16 @@ def _fingerprint_key(name: str) -> str:
 
 
 def is_complete_sentence(text: str) -> bool:
-    """Ends like a finished sentence (., ! or ?, maybe closed by brackets, quotes or a citation).
+    """Ends like a finished sentence (., ! or ?, maybe closed by brackets, quotes or a citation), or is a
+    clause of at least ``CLAUSE_MIN_WORDS`` words closed by a semicolon (a bulleted recommendation).
 
     Layout fragments ("The intake of free sugars should") and list lead-ins ("... include:")
     are kept for search but never quoted as a summary sentence.
     """
-    return bool(_COMPLETE_END.search(text.strip()))
+    stripped = text.strip()
+    if _COMPLETE_END.search(stripped):
+        return True
+    return bool(_CLAUSE_END.search(stripped)) and word_count(stripped) >= CLAUSE_MIN_WORDS
 
 
 def section_category(section: str | None) -> int:

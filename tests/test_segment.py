@@ -114,6 +114,8 @@ def test_abstract_hash_depends_on_content(record: dict[str, str]) -> None:
     ("Rates fell by a fifth (Fig. 2).", True),
     ("The map classifies 78% of pathogenic variants [24].", True),
     ("Is it safe?", True),
+    ("›› access to hand hygiene facilities at the point of care and within 5 meters of sanitation facilities;", True),
+    ("the scope of changes introduced;", False),
 ])
 def test_only_finished_sentences_count_as_complete(text: str, complete: bool) -> None:
     from indexing.sentence_traits import is_complete_sentence
