@@ -5,6 +5,7 @@ and the service keeps running."""
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy import create_engine, text
 from indexing.snapshot import current_snapshot_dir
 from models.encoders import HashEncoder
 from service.app import create_app
+from service.store.database import POSTGRES_SESSION_SETTINGS, open_engine
 
 QUESTION = {"question": "alcohol-based hand rub before patient contact", "max_sentences": 2}
 
@@ -193,3 +195,52 @@ def test_snapshot_removed_while_serving_then_put_back_recovers_without_restart(
         time.sleep(0.3)
         assert client.get("/readyz").status_code == 200
         assert client.post("/v1/summaries", json=QUESTION, headers=clinician).status_code == 200
+
+
+def test_postgres_sessions_carry_timeouts_and_keepalives_and_keep_the_urls_options() -> None:
+    with postgres_schema(application_name="evsum-timeouts") as (_, direct):
+        engine = open_engine(direct)
+        try:
+            with engine.connect() as connection:
+                shown = {name: connection.execute(text(f"SHOW {name}")).scalar_one()
+                         for name in POSTGRES_SESSION_SETTINGS}
+                search_path = connection.execute(text("SHOW search_path")).scalar_one()
+                parameters = connection.connection.dbapi_connection.info.get_parameters()  # type: ignore[union-attr]
+        finally:
+            engine.dispose()
+    assert shown == {"statement_timeout": "30s", "lock_timeout": "10s", "idle_in_transaction_session_timeout": "1min"}
+    assert search_path.startswith("evsum_rel_")  # the URL's own options are kept
+    assert parameters["keepalives_idle"] == "30" and parameters["tcp_user_timeout"] == "30000"
+
+
+def test_a_request_blocked_by_another_sessions_lock_fails_fast_with_503_then_recovers(sample_index: Path) -> None:
+    with postgres_schema(application_name="evsum-lock") as (_, direct):
+        keys = add_keys(direct)
+        short_lock_wait = direct.replace("?options=", "?options=-clock_timeout%3D300%20")  # the URL's own setting wins
+        locked, release = threading.Event(), threading.Event()
+
+        def hold_the_drafts_table() -> None:
+            holder = create_engine(direct)
+            with holder.connect() as connection:
+                connection.execute(text("LOCK TABLE drafts IN ACCESS EXCLUSIVE MODE"))  # a stuck migration or admin
+                locked.set()
+                release.wait(15)
+                connection.rollback()
+            holder.dispose()
+
+        settings = make_settings(sample_index, database_url=short_lock_wait)
+        with TestClient(create_app(settings, encoder=HashEncoder())) as client:
+            librarian = bearer(keys["librarian"])
+            holder = threading.Thread(target=hold_the_drafts_table)
+            holder.start()
+            try:
+                assert locked.wait(10)
+                started = time.monotonic()
+                blocked = client.post("/v1/drafts", json=QUESTION, headers=librarian)
+                waited = time.monotonic() - started
+            finally:
+                release.set()
+                holder.join()
+            _assert_503(blocked)
+            assert waited < 10  # without a lock timeout the request waits for as long as the lock is held (15 s)
+            assert client.post("/v1/drafts", json=QUESTION, headers=librarian).status_code == 201

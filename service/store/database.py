@@ -6,11 +6,25 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from evsum.errors import EvsumError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+#: libpq socket settings for PostgreSQL connections. An unreachable server fails in 5 s; TCP keepalives and
+#: ``tcp_user_timeout`` make the kernel give up on a half-open connection (a network partition, a server that
+#: vanished without closing its sockets) within about a minute instead of the default 15 or more.
+POSTGRES_SOCKET_SETTINGS: dict[str, int] = {
+    "connect_timeout": 5, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+#: PostgreSQL session settings: no statement of the service's (its queries take milliseconds) may run longer
+#: than 30 s or wait more than 10 s for a lock, and no session may sit idle inside a transaction for a minute.
+#: A request blocked by another session's lock then fails as retryable (503) instead of holding a worker.
+POSTGRES_SESSION_SETTINGS: dict[str, str] = {
+    "statement_timeout": "30s", "lock_timeout": "10s", "idle_in_transaction_session_timeout": "60s",
+}
 
 
 def open_engine(url: str) -> Engine:
@@ -20,8 +34,8 @@ def open_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is the installed driver
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "postgresql":
-        # an unreachable server must fail fast (503 + Retry-After), not hold a request thread for minutes
-        kwargs["connect_args"] = {"connect_timeout": 5}
+        # an unreachable or stuck server must fail fast (503 + Retry-After), not hold a request thread for minutes
+        kwargs["connect_args"] = postgres_connect_args(parsed)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -31,6 +45,19 @@ def open_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def postgres_connect_args(url: URL) -> dict[str, Any]:
+    """libpq arguments for ``url``: ``POSTGRES_SOCKET_SETTINGS`` and ``POSTGRES_SESSION_SETTINGS`` (as ``-c``
+    startup options) wherever the URL does not set them itself, e.g. ``?options=-c lock_timeout=2s``."""
+    query = url.query
+    arguments: dict[str, Any] = {name: value for name, value in POSTGRES_SOCKET_SETTINGS.items() if name not in query}
+    given = query.get("options", "")
+    options = " ".join(given) if isinstance(given, tuple) else given
+    added = [f"-c {name}={value}" for name, value in POSTGRES_SESSION_SETTINGS.items() if name not in options]
+    if added:
+        arguments["options"] = " ".join([options, *added]).strip()
+    return arguments
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
