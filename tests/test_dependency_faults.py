@@ -16,11 +16,17 @@ from conftest import add_keys, bearer, make_settings
 from fastapi.testclient import TestClient
 from servers import LiveServer, TcpProxy, postgres_schema
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from indexing.snapshot import current_snapshot_dir
 from models.encoders import HashEncoder
 from service.app import create_app
-from service.store.database import POSTGRES_SESSION_SETTINGS, open_engine
+from service.store.database import (
+    POSTGRES_SESSION_SETTINGS,
+    open_engine,
+    postgres_connect_args,
+    postgres_session_settings,
+)
 
 QUESTION = {"question": "alcohol-based hand rub before patient contact", "max_sentences": 2}
 
@@ -197,19 +203,40 @@ def test_snapshot_removed_while_serving_then_put_back_recovers_without_restart(
         assert client.post("/v1/summaries", json=QUESTION, headers=clinician).status_code == 200
 
 
-def test_postgres_sessions_carry_timeouts_and_keepalives_and_keep_the_urls_options() -> None:
+def test_postgres_settings_leave_what_the_url_or_pgoptions_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    url = make_url("postgresql+psycopg://u@h/test?keepalives_idle=5&options=-c%20deadlock_timeout%3D2s")
+    assert "keepalives_idle" not in postgres_connect_args(url) and postgres_connect_args(url)["connect_timeout"] == 5
+    assert postgres_session_settings(url) == POSTGRES_SESSION_SETTINGS  # deadlock_timeout is not lock_timeout
+    assert "lock_timeout" not in postgres_session_settings(make_url("postgresql://h/test?options=--lock_timeout%3D1s"))
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=5min")
+    assert "statement_timeout" not in postgres_session_settings(make_url("postgresql://h/test"))
+
+
+def test_postgres_sessions_carry_timeouts_and_keepalives_and_keep_the_urls_options(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGOPTIONS", raising=False)
     with postgres_schema(application_name="evsum-timeouts") as (_, direct):
-        engine = open_engine(direct)
-        try:
-            with engine.connect() as connection:
-                shown = {name: connection.execute(text(f"SHOW {name}")).scalar_one()
-                         for name in POSTGRES_SESSION_SETTINGS}
-                search_path = connection.execute(text("SHOW search_path")).scalar_one()
-                parameters = connection.connection.dbapi_connection.info.get_parameters()  # type: ignore[union-attr]
-        finally:
-            engine.dispose()
-    assert shown == {"statement_timeout": "30s", "lock_timeout": "10s", "idle_in_transaction_session_timeout": "1min"}
-    assert search_path.startswith("evsum_rel_")  # the URL's own options are kept
+        shown: dict[str, dict[str, str]] = {}
+        parameters: dict[str, str] = {}
+        without_options = direct.split("?")[0] + "?application_name=evsum-timeouts"
+        for name, url, environment in (("url options", direct, None),
+                                       ("PGOPTIONS", without_options, "-c work_mem=7MB -c lock_timeout=3s")):
+            if environment is not None:
+                monkeypatch.setenv("PGOPTIONS", environment)
+            engine = open_engine(url)
+            try:
+                with engine.connect() as connection:
+                    shown[name] = {setting: connection.execute(text(f"SHOW {setting}")).scalar_one()
+                                   for setting in (*POSTGRES_SESSION_SETTINGS, "search_path", "work_mem")}
+                    parameters = connection.connection.dbapi_connection.info.get_parameters()  # type: ignore[union-attr]
+            finally:
+                engine.dispose()
+    assert {k: shown["url options"][k] for k in POSTGRES_SESSION_SETTINGS} == {
+        "statement_timeout": "30s", "lock_timeout": "10s", "idle_in_transaction_session_timeout": "1min"}
+    assert shown["url options"]["search_path"].startswith("evsum_rel_")  # the URL's own options are kept
+    assert shown["PGOPTIONS"]["work_mem"] == "7MB" and shown["PGOPTIONS"]["lock_timeout"] == "3s"  # and PGOPTIONS
+    assert shown["PGOPTIONS"]["statement_timeout"] == "30s"
     assert parameters["keepalives_idle"] == "30" and parameters["tcp_user_timeout"] == "30000"
 
 
@@ -221,12 +248,14 @@ def test_a_request_blocked_by_another_sessions_lock_fails_fast_with_503_then_rec
 
         def hold_the_drafts_table() -> None:
             holder = create_engine(direct)
-            with holder.connect() as connection:
-                connection.execute(text("LOCK TABLE drafts IN ACCESS EXCLUSIVE MODE"))  # a stuck migration or admin
-                locked.set()
-                release.wait(15)
-                connection.rollback()
-            holder.dispose()
+            try:
+                with holder.connect() as connection:
+                    connection.execute(text("LOCK TABLE drafts IN ACCESS EXCLUSIVE MODE"))  # a stuck migration or admin
+                    locked.set()
+                    release.wait(15)
+                    connection.rollback()
+            finally:
+                holder.dispose()
 
         settings = make_settings(sample_index, database_url=short_lock_wait)
         with TestClient(create_app(settings, encoder=HashEncoder())) as client:
@@ -240,7 +269,7 @@ def test_a_request_blocked_by_another_sessions_lock_fails_fast_with_503_then_rec
                 waited = time.monotonic() - started
             finally:
                 release.set()
-                holder.join()
+                holder.join(20)
             _assert_503(blocked)
-            assert waited < 10  # without a lock timeout the request waits for as long as the lock is held (15 s)
+            assert waited < 5  # without a lock timeout the request waits for as long as the lock is held (15 s)
             assert client.post("/v1/drafts", json=QUESTION, headers=librarian).status_code == 201

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ POSTGRES_SOCKET_SETTINGS: dict[str, int] = {
     "connect_timeout": 5, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
     "tcp_user_timeout": 30_000,
 }
+_OPTION_NAME = re.compile(r"(?:-c\s*|--)([A-Za-z_.]+)=")
 #: PostgreSQL session settings: no statement of the service's (its queries take milliseconds) may run longer
 #: than 30 s or wait more than 10 s for a lock, and no session may sit idle inside a transaction for a minute.
 #: A request blocked by another session's lock then fails as retryable (503) instead of holding a worker.
@@ -44,20 +48,39 @@ def open_engine(url: str) -> Engine:
     engine = create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    if parsed.get_backend_name() == "postgresql" and (session := postgres_session_settings(parsed)):
+        event.listen(engine, "connect", _postgres_session(session))
     return engine
 
 
 def postgres_connect_args(url: URL) -> dict[str, Any]:
-    """libpq arguments for ``url``: ``POSTGRES_SOCKET_SETTINGS`` and ``POSTGRES_SESSION_SETTINGS`` (as ``-c``
-    startup options) wherever the URL does not set them itself, e.g. ``?options=-c lock_timeout=2s``."""
-    query = url.query
-    arguments: dict[str, Any] = {name: value for name, value in POSTGRES_SOCKET_SETTINGS.items() if name not in query}
-    given = query.get("options", "")
+    """libpq socket arguments for ``url``: ``POSTGRES_SOCKET_SETTINGS`` wherever the URL does not set them itself."""
+    return {name: value for name, value in POSTGRES_SOCKET_SETTINGS.items() if name not in url.query}
+
+
+def postgres_session_settings(url: URL) -> dict[str, str]:
+    """``POSTGRES_SESSION_SETTINGS`` less those the URL's ``options`` or the ``PGOPTIONS`` environment variable
+    already set (``-c name=value`` or ``--name=value``), which take precedence."""
+    given = url.query.get("options", "")
     options = " ".join(given) if isinstance(given, tuple) else given
-    added = [f"-c {name}={value}" for name, value in POSTGRES_SESSION_SETTINGS.items() if name not in options]
-    if added:
-        arguments["options"] = " ".join([options, *added]).strip()
-    return arguments
+    named = set(_OPTION_NAME.findall(f"{options} {os.environ.get('PGOPTIONS', '')}"))
+    return {name: value for name, value in POSTGRES_SESSION_SETTINGS.items() if name not in named}
+
+
+def _postgres_session(settings: dict[str, str]) -> Callable[[Any, Any], None]:
+    """A connect hook that applies ``settings`` to each new connection with one ``set_config`` round trip.
+
+    Plain SQL rather than the ``options`` startup parameter, so the URL's and ``PGOPTIONS``'s own options are
+    left alone and a PgBouncer in front of PostgreSQL (which refuses unknown startup parameters) works too.
+    """
+    calls = ", ".join(f"set_config('{name}', '{value}', false)" for name, value in settings.items())
+
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SELECT {calls}")
+        dbapi_connection.commit()
+
+    return apply
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -85,6 +108,8 @@ def migrate(engine: Engine) -> None:
     config = alembic_config()
     try:
         with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":  # a long data migration must not hit the serving statement limit
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as error:
