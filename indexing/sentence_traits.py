@@ -57,7 +57,7 @@ _DEFINITIONS: dict[str, tuple[str, ...]] = {
     "section": tuple(f"{name}={pattern.pattern}" for name, pattern in SECTION_CATEGORIES),
     "has_number": (_NUMBER.pattern,),
     "finding_cue": (_FINDING_CUE.pattern,),
-    "complete": (_COMPLETE_END.pattern, _CLAUSE_END.pattern, f"clause_min_words={CLAUSE_MIN_WORDS}"),
+    "complete": (_COMPLETE_END.pattern, _CLAUSE_END.pattern, f"clause_min_words={CLAUSE_MIN_WORDS}", WORD_PATTERN),
     "quantity": QUANTITY_PATTERNS,
     "figure_reference": (FIGURE_REFERENCE.pattern,),
 }

@@ -8,6 +8,7 @@ weighted sum: its default weights are a hand-set prior, and weights learned by
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Mapping, Protocol, Sequence
@@ -67,8 +68,15 @@ class LinearScorer:
         path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def prior_name() -> str:
+    """``linear-prior-`` and the first 8 hex digits of the SHA-256 of ``PRIOR_WEIGHTS``: eval runs and
+    comparisons name the weights they were made with."""
+    digest = hashlib.sha256(json.dumps(PRIOR_WEIGHTS, sort_keys=True).encode("utf-8")).hexdigest()
+    return f"linear-prior-{digest[:8]}"
+
+
 def default_scorer() -> LinearScorer:
     """The trained scorer when its weights file exists, else the hand-set prior."""
     if DEFAULT_WEIGHTS_FILE.is_file():
         return LinearScorer.load(DEFAULT_WEIGHTS_FILE)
-    return LinearScorer(PRIOR_WEIGHTS)
+    return LinearScorer(PRIOR_WEIGHTS, name=prior_name())

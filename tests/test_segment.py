@@ -116,6 +116,8 @@ def test_abstract_hash_depends_on_content(record: dict[str, str]) -> None:
     ("Is it safe?", True),
     ("›› access to hand hygiene facilities at the point of care and within 5 meters of sanitation facilities;", True),
     ("the scope of changes introduced;", False),
+    ("one two three four five six seven;", False),
+    ("one two three four five six seven eight; ", True),
 ])
 def test_only_finished_sentences_count_as_complete(text: str, complete: bool) -> None:
     from indexing.sentence_traits import is_complete_sentence
