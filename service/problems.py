@@ -75,10 +75,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(InterfaceError)
     @app.exception_handler(SqlPoolTimeout)
     async def _database_down(request: Request, error: Exception) -> JSONResponse:
-        # Connection refused, server restarted, connection dropped mid-query, pool exhausted: retryable.
-        # The pool pings connections before use, so the next request after recovery reconnects by itself.
+        # Connection refused, server restarted, connection dropped mid-query, pool exhausted, or a statement or
+        # lock timeout (SQLSTATE 57014 / 55P03, logged so an operator can tell a busy database from a down one):
+        # retryable. The pool pings connections before use, so the next request after recovery reconnects by itself.
         summary = str(error).splitlines()[0][:200] if str(error) else error.__class__.__name__
-        logger.warning("workflow database unavailable on %s: %s", request.url.path, summary)
+        sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+        logger.warning("workflow database unavailable on %s%s: %s", request.url.path,
+                       f" (SQLSTATE {sqlstate})" if sqlstate else "", summary)
         return await _domain(request, StoreUnavailableError(
             "the workflow database is unavailable; please retry shortly"))
 

@@ -240,7 +240,8 @@ def test_postgres_sessions_carry_timeouts_and_keepalives_and_keep_the_urls_optio
     assert parameters["keepalives_idle"] == "30" and parameters["tcp_user_timeout"] == "30000"
 
 
-def test_a_request_blocked_by_another_sessions_lock_fails_fast_with_503_then_recovers(sample_index: Path) -> None:
+def test_a_request_blocked_by_another_sessions_lock_fails_fast_with_503_then_recovers(
+        sample_index: Path, caplog: pytest.LogCaptureFixture) -> None:
     with postgres_schema(application_name="evsum-lock") as (_, direct):
         keys = add_keys(direct)
         short_lock_wait = direct.replace("?options=", "?options=-clock_timeout%3D300%20")  # the URL's own setting wins
@@ -271,5 +272,6 @@ def test_a_request_blocked_by_another_sessions_lock_fails_fast_with_503_then_rec
                 release.set()
                 holder.join(20)
             _assert_503(blocked)
+            assert "(SQLSTATE 55P03)" in caplog.text  # the log tells a lock timeout from a database that is down
             assert waited < 5  # without a lock timeout the request waits for as long as the lock is held (15 s)
             assert client.post("/v1/drafts", json=QUESTION, headers=librarian).status_code == 201
