@@ -277,10 +277,14 @@ class Pico:
         return " ".join([question.strip(), *extra]).strip()
 
 
-def claim_scorer_label(scorer: Mapping[str, str] | None) -> str:
-    """A claim scorer's provenance as recorded with a claim check ({name, graph_sha256}), for people: its name
-    and the start of its graph's SHA-256, or "none" (exports, re-check reports and the UI)."""
+def scorer_label(scorer: Mapping[str, str] | None) -> str:
+    """A scorer's provenance as recorded with a run, for people: its name and the start of its SHA-256, or
+    "none" (exports, re-check reports and the UI). A claim scorer is recorded as {name, graph_sha256}, the
+    sentence scorer as {name, weights_sha256}."""
     if not scorer:
         return "none"
-    sha = str(scorer.get("graph_sha256", ""))
-    return str(scorer.get("name", "claim scorer")) + (f" (graph SHA-256 {sha[:12]})" if sha else "")
+    for key, what in (("graph_sha256", "graph"), ("weights_sha256", "weights")):
+        sha = str(scorer.get(key, ""))
+        if sha:
+            return f"{scorer.get('name', 'scorer')} ({what} SHA-256 {sha[:12]})"
+    return str(scorer.get("name", "scorer"))

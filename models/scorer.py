@@ -50,6 +50,12 @@ class LinearScorer:
         self.bias = bias
         self.name = name
 
+    def describe(self) -> dict[str, str]:
+        """Name and SHA-256 of the weights and bias: recorded with saved questions' runs, so that a rerun can
+        tell when the scorer changed."""
+        canonical = json.dumps({"weights": self.weights, "bias": self.bias}, sort_keys=True)
+        return {"name": self.name, "weights_sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest()}
+
     def score(self, features: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """Weighted sum; features the weights do not name count zero."""
         vector = np.array([self.weights.get(n, 0.0) for n in names], dtype=np.float32)

@@ -340,3 +340,5 @@ class SavedQuestion:
     claim: bool = False  # a claim to check, rerun through the claim cross-encoder
     # the claim scorer (name, graph SHA-256) that made the last run of a claim check; None for questions
     last_claim_scorer: dict[str, str] | None = None
+    # the sentence scorer (name, weights SHA-256) that made the last run; None if run before this was recorded
+    last_sentence_scorer: dict[str, str] | None = None

@@ -32,6 +32,10 @@ class Evidence(Protocol):
         """The installed claim scorer's name and graph SHA-256 (provenance of a claim check), or ``None``."""
         ...
 
+    def sentence_scorer(self) -> dict[str, str]:
+        """The sentence scorer's name and weights SHA-256 (provenance of every summary)."""
+        ...
+
     def sentence(self, sentence_id: int) -> tuple[Citation, str]:
         """An indexed sentence's citation and verbatim text; ``NotFoundError`` if unknown."""
         ...
@@ -62,6 +66,14 @@ class EngineEvidence:
         """The summariser's draft."""
         return self._engine.summariser.summarise(question, max_sentences, pico=pico, filters=filters,
                                                  priority=priority, claim=claim)
+
+    def sentence_scorer(self) -> dict[str, str]:
+        """The summariser's sentence scorer, as its ``describe()`` names it (its type name when it has none)."""
+        scorer = self._engine.summariser.scorer
+        describe = getattr(scorer, "describe", None)
+        if describe is None:
+            return {"name": type(scorer).__name__}
+        return {str(k): str(v) for k, v in describe().items()}
 
     def claim_scorer(self) -> dict[str, str] | None:
         """The summariser's claim scorer, as its ``describe()`` names it."""

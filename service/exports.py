@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from evsum.records import claim_scorer_label
+from evsum.records import scorer_label
 from service.domain import Release
 
 EDITED_NOTE = "edited by the librarian; the verbatim source text is given in the notes"
@@ -107,7 +107,7 @@ def _claim_scorer_rows(release: Release) -> list[tuple[str, str]]:
     scorer: dict[str, Any] = release.content.get("search", {}).get("claim_scorer") or {}
     if not (release.claim and scorer):
         return []
-    return [("Claim scorer", claim_scorer_label(scorer))]
+    return [("Claim scorer", scorer_label(scorer))]
 
 
 def _source_type(release: Release, sentence: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evsum.errors import ClaimScorerUnavailableError, InvalidRequestError
-from evsum.records import DocType, Document, Pico, SearchFilters, SummarySentence, claim_scorer_label
+from evsum.records import DocType, Document, Pico, SearchFilters, SummarySentence, scorer_label
 from evsum.retrieval import SourcePriority, priority_for
 from evsum.settings import SourcePrioritySettings
 from evsum.text import squash
@@ -49,6 +49,8 @@ class SavedQuestionRun:
     status: str
     # a claim check whose claim scorer changed since its last run: (before, now), each {name, graph_sha256}
     claim_scorer_change: tuple[dict[str, str] | None, dict[str, str] | None] | None = None
+    # a saved question whose sentence scorer changed since its last run: (before, now), {name, weights_sha256}
+    sentence_scorer_change: tuple[dict[str, str] | None, dict[str, str] | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +76,18 @@ class RecheckReport:
                            + "; ".join(f"{t} [{d}]" for d, t in zip(run.new_document_ids, run.new_titles)))
             else:
                 out.append(f"  saved question {run.saved.id} ({run.saved.question!r}): no new documents")
-            if run.claim_scorer_change is not None:
-                before, now = run.claim_scorer_change
-                out.append(f"    the claim scorer changed since its last run ({claim_scorer_label(before)} -> "
-                           f"{claim_scorer_label(now)}): what it cites may differ because of the model, not the "
-                           "evidence")
+            for what, change in (("claim scorer", run.claim_scorer_change),
+                                 ("sentence scorer", run.sentence_scorer_change)):
+                if change is not None:
+                    out.append(f"    the {what} changed since its last run ({scorer_label(change[0])} -> "
+                               f"{scorer_label(change[1])}): what it cites may differ because of the model, not "
+                               "the evidence")
         return out
+
+
+def _changed(before: dict[str, str] | None, now: dict[str, str] | None) -> bool:
+    """Whether a scorer differs from the one of the last run (unknown on either side: not a change)."""
+    return before is not None and now is not None and before != now
 
 
 def _latest_content_documents(release: Release) -> dict[str, dict[str, str]]:
@@ -245,7 +253,7 @@ class Rechecker:
             raise InvalidRequestError("a saved question needs the question text")
         cited: tuple[str, ...] = ()
         snapshot = None
-        scorer = None
+        scorer = sentence_scorer = None
         now = utcnow()
         if evidence is not None:
             summary = evidence.summarise(question, 5, pico=Pico(**pico) if pico else None, filters=filters,
@@ -253,28 +261,32 @@ class Rechecker:
             cited = _cited(summary.sentences)
             snapshot = evidence.snapshot_id
             scorer = evidence.claim_scorer() if claim else None
+            sentence_scorer = evidence.sentence_scorer()
         saved = SavedQuestion(id=0, question=question.strip(), pico=pico or None, filters=filters_to_json(filters),
                               source_priority=source_priority, owner=owner, created_at=now,
                               last_run_at=now if evidence else None, last_snapshot_id=snapshot,
-                              cited_document_ids=cited, claim=claim, last_claim_scorer=scorer)
+                              cited_document_ids=cited, claim=claim, last_claim_scorer=scorer,
+                              last_sentence_scorer=sentence_scorer)
         return self.store.save_question(saved)
 
     def rerun_saved(self, evidence: Evidence, titles: Mapping[str, str], actor: str,
                     priority: SourcePrioritySettings, *, only_stale: bool = False) -> list[SavedQuestionRun]:
         """Rerun saved questions; report the documents each would now cite that it did not before.
 
-        ``only_stale`` reruns only those last run against another snapshot, or claim checks last run by
-        another claim scorer (the service's start-up job). A saved claim check is rerun as a claim, and
-        its run says when the claim scorer changed since the last one; when no claim scorer is installed
-        it is reported with status ``claim_scorer_unavailable`` and left as it was, to be rerun once one is.
+        ``only_stale`` reruns only those last run against another snapshot, by another sentence scorer, or
+        (claim checks) by another claim scorer: the service's start-up job. A run says when a scorer changed
+        since the last one. A saved claim check is rerun as a claim; when no claim scorer is installed it is
+        reported with status ``claim_scorer_unavailable`` and left as it was, to be rerun once one is.
         """
         runs = []
         saved_questions = self.store.saved_questions()
         scorer = evidence.claim_scorer() if any(s.claim for s in saved_questions) else None
+        sentence_scorer = evidence.sentence_scorer()
         for saved in saved_questions:
-            scorer_changed = (saved.claim and scorer is not None and saved.last_claim_scorer is not None
-                              and saved.last_claim_scorer != scorer)  # None: run before this was recorded
-            if only_stale and saved.last_snapshot_id == evidence.snapshot_id and not scorer_changed:
+            scorer_changed = saved.claim and _changed(saved.last_claim_scorer, scorer)
+            sentence_scorer_changed = _changed(saved.last_sentence_scorer, sentence_scorer)
+            if (only_stale and saved.last_snapshot_id == evidence.snapshot_id and not scorer_changed
+                    and not sentence_scorer_changed):
                 continue
             try:
                 summary = evidence.summarise(saved.question, 5, pico=Pico(**saved.pico) if saved.pico else None,
@@ -286,10 +298,12 @@ class Rechecker:
             cited = _cited(summary.sentences)
             new = [d for d in cited if d not in saved.cited_document_ids]
             stored = self.store.record_run(saved.id, evidence.snapshot_id, cited, new, actor,
-                                           scorer if saved.claim else None)
+                                           scorer if saved.claim else None, sentence_scorer)
             runs.append(SavedQuestionRun(stored, cited, tuple(new), tuple(titles.get(d, d) for d in new),
                                          summary.status,
-                                         (saved.last_claim_scorer, scorer) if scorer_changed else None))
+                                         (saved.last_claim_scorer, scorer) if scorer_changed else None,
+                                         (saved.last_sentence_scorer, sentence_scorer) if sentence_scorer_changed
+                                         else None))
         return runs
 
     def recheck(self, evidence: Evidence | None, documents: Mapping[str, Document] | None, actor: str,

@@ -126,6 +126,9 @@ class SavedQuestionOut(BaseModel):
     last_claim_scorer: dict[str, str] | None = Field(
         None, description="For a claim check: the claim scorer (name, graph_sha256) that made its last run; "
         "null for a question, or for a claim check last run before this was recorded.")
+    last_sentence_scorer: dict[str, str] | None = Field(
+        None, description="The sentence scorer (name, weights_sha256) that made its last run; null when last "
+        "run before this was recorded.")
 
     @classmethod
     def of(cls, q: SavedQuestion) -> SavedQuestionOut:
@@ -133,7 +136,7 @@ class SavedQuestionOut(BaseModel):
         return cls(id=q.id, question=q.question, pico=q.pico, filters=q.filters, source_priority=q.source_priority,
                    owner=q.owner, created_at=q.created_at, last_run_at=q.last_run_at,
                    last_snapshot_id=q.last_snapshot_id, cited_document_ids=list(q.cited_document_ids),
-                   claim=q.claim, last_claim_scorer=q.last_claim_scorer)
+                   claim=q.claim, last_claim_scorer=q.last_claim_scorer, last_sentence_scorer=q.last_sentence_scorer)
 
 
 class SavedQuestionListOut(BaseModel):
@@ -154,14 +157,19 @@ class SavedQuestionRunOut(BaseModel):
         None, description="For a claim check whose claim scorer changed since its last run: the scorer of that "
         "run (the new one is saved_question.last_claim_scorer). What it cites may then differ because of the "
         "model rather than the evidence.")
+    sentence_scorer_changed_from: dict[str, str] | None = Field(
+        None, description="When the sentence scorer changed since its last run (new weights): the scorer of that "
+        "run (the new one is saved_question.last_sentence_scorer). What it cites may then differ because of the "
+        "model rather than the evidence.")
 
     @classmethod
     def of(cls, run: SavedQuestionRun) -> SavedQuestionRunOut:
         """From the domain record."""
-        change = run.claim_scorer_change
+        change, sentence_change = run.claim_scorer_change, run.sentence_scorer_change
         return cls(saved_question=SavedQuestionOut.of(run.saved), status=run.status,
                    cited_document_ids=list(run.cited_document_ids), new_document_ids=list(run.new_document_ids),
-                   new_titles=list(run.new_titles), claim_scorer_changed_from=change[0] if change else None)
+                   new_titles=list(run.new_titles), claim_scorer_changed_from=change[0] if change else None,
+                   sentence_scorer_changed_from=sentence_change[0] if sentence_change else None)
 
 
 class RecheckOut(BaseModel):

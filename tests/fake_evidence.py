@@ -19,6 +19,7 @@ class FakeEvidence:
     def __init__(self) -> None:
         self.claims: list[bool] = []  # the ``claim`` argument of each summarise call
         self.scorer: dict[str, str] | None = {"name": "fake-claim-scorer", "graph_sha256": ""}
+        self.sentence_scorer_id: dict[str, str] = {"name": "fake-sentence-scorer", "weights_sha256": ""}
         self.sentences: list[tuple[int, int]] = []
         start = 0
         for part in PAGE.split(". "):
@@ -40,6 +41,10 @@ class FakeEvidence:
                        for i, (a, b) in enumerate(self.sentences[:max_sentences]))
         return Summary(question=question, sentences=chosen, status="answered", message="",
                        snapshot_id=self.snapshot_id, retrieved_document_ids=(DOC,), claim=claim)
+
+    def sentence_scorer(self) -> dict[str, str]:
+        """A named fake sentence scorer (``self.sentence_scorer_id``: a test may swap it, as new weights would)."""
+        return self.sentence_scorer_id
 
     def claim_scorer(self) -> dict[str, str] | None:
         """A named fake claim scorer (``self.scorer``: a test may swap it, as a retrained model would)."""

@@ -263,3 +263,26 @@ def test_a_saved_claim_check_reruns_as_a_claim_and_waits_for_a_claim_scorer(samp
         assert api("lib", "GET", "/v1/saved-questions").json()["saved_questions"][0]["claim"] is True
         refused = api("lib", "POST", "/v1/saved-questions", json={"question": claim, "claim": True})
         assert refused.status_code == 400 and "claim scorer" in refused.json()["detail"]
+
+
+def test_new_scorer_weights_rerun_a_saved_question_and_say_so(sample_index: Path, tmp_path: Path) -> None:
+    from models.scorer import PRIOR_WEIGHTS, LinearScorer, prior_name
+
+    settings = make_settings(sample_index, database_url=f"sqlite:///{tmp_path / 'evsum.sqlite'}")
+    keys = add_keys(settings.database_url, USERS)
+    with TestClient(create_app(settings, encoder=HashEncoder())) as client:
+        api = _client(client, keys)
+        summariser = client.app.state.engine.summariser  # type: ignore[attr-defined]
+        saved = api("lib", "POST", "/v1/saved-questions", json={"question": "When should hands be cleaned?"})
+        assert saved.status_code == 201, saved.text
+        first = saved.json()["last_sentence_scorer"]
+        assert first["name"] == prior_name() and len(first["weights_sha256"]) == 64
+        (run,) = api("lib", "POST", "/v1/recheck").json()["saved_questions"]
+        assert run["sentence_scorer_changed_from"] is None
+        summariser.scorer = LinearScorer({**PRIOR_WEIGHTS, "sentence_bm25": 0.4}, name="reweighted")
+        (run,) = api("lib", "POST", "/v1/recheck").json()["saved_questions"]
+        assert run["sentence_scorer_changed_from"] == first
+        assert run["saved_question"]["last_sentence_scorer"] == summariser.scorer.describe()
+        assert run["saved_question"]["last_sentence_scorer"]["weights_sha256"] != first["weights_sha256"]
+        listed = api("lib", "GET", "/v1/saved-questions").json()["saved_questions"][0]
+        assert listed["last_sentence_scorer"]["name"] == "reweighted"

@@ -92,7 +92,7 @@ def test_migrations_are_idempotent_and_match_the_models(store: SqlStore) -> None
     from service.store.models import Base
 
     migrate(store.engine)
-    assert current_revision(store.engine) == "0004"
+    assert current_revision(store.engine) == "0005"
     with store.engine.connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert [d for d in diffs if d[0] != "remove_table"] == []
@@ -112,7 +112,7 @@ def test_upgrading_to_0003_keeps_saved_questions_as_questions(store: SqlStore) -
             "VALUES ('hand rub or soap?', '{}', 'lib', '2026-11-25 10:00:00', '{\"ids\": []}')"))
     assert current_revision(store.engine) == "0002"
     migrate(store.engine)
-    assert current_revision(store.engine) == "0004"
+    assert current_revision(store.engine) == "0005"
     (saved,) = store.recheck.saved_questions()
     assert saved.question == "hand rub or soap?" and saved.claim is False and saved.last_claim_scorer is None
 
@@ -130,9 +130,10 @@ def test_upgrading_to_0004_keeps_saved_claim_checks_without_a_recorded_scorer(st
             "INSERT INTO saved_questions (question, filters, owner, created_at, cited_document_ids, claim) "
             "VALUES ('Rub beats soap.', '{}', 'lib', '2026-11-26 10:00:00', '{\"ids\": [\"doc-1\"]}', true)"))
     migrate(store.engine)
-    assert current_revision(store.engine) == "0004"
+    assert current_revision(store.engine) == "0005"
     (saved,) = store.recheck.saved_questions()
     assert saved.claim is True and saved.cited_document_ids == ("doc-1",) and saved.last_claim_scorer is None
+    assert saved.last_sentence_scorer is None  # unknown: the first rerun records it and is not called a change
     stored = store.recheck.record_run(saved.id, "snap-2", ("doc-1",), [], "system",
                                       {"name": "claim-ce", "graph_sha256": "ab" * 32})
     assert stored.last_claim_scorer == {"name": "claim-ce", "graph_sha256": "ab" * 32}
@@ -286,4 +287,22 @@ def test_review_flags_retractions_and_saved_questions(workflow: Workflow, store:
     lines = RecheckReport("fake-snapshot", (), 0, tuple(runs)).lines()
     assert "the claim scorer changed since its last run (fake-claim-scorer -> fake-claim-scorer (graph SHA-256 " \
            "cccccccccccc))" in lines[-1]
+    assert rechecker.rerun_saved(evidence, {}, "system", SourcePrioritySettings(), only_stale=True) == []
+
+    # new sentence-scorer weights: the start-up job reruns every saved question, though the snapshot is the same
+    assert store.recheck.saved_questions("lib")[0].last_sentence_scorer == evidence.sentence_scorer_id
+    before_weights = evidence.sentence_scorer_id
+    evidence.sentence_scorer_id = {"name": "linear-prior-1234abcd", "weights_sha256": "d" * 64}
+    runs = rechecker.rerun_saved(evidence, {}, "system", SourcePrioritySettings(), only_stale=True)
+    assert [r.saved.id for r in runs] == [saved.id, claim_check.id]
+    assert [r.sentence_scorer_change for r in runs] == [(before_weights, evidence.sentence_scorer_id)] * 2
+    assert [r.claim_scorer_change for r in runs] == [None, None]
+    assert [q.last_sentence_scorer for q in store.recheck.saved_questions("lib")] == [evidence.sentence_scorer_id] * 2
+    event = store.audit.query()[-1]
+    assert event.before["sentence_scorer"] == before_weights
+    assert event.after["sentence_scorer"] == evidence.sentence_scorer_id
+    lines = RecheckReport("fake-snapshot", (), 0, tuple(runs)).lines()
+    assert lines[-1].strip() == ("the sentence scorer changed since its last run (fake-sentence-scorer -> "
+                                 "linear-prior-1234abcd (weights SHA-256 dddddddddddd)): what it cites may differ "
+                                 "because of the model, not the evidence")
     assert rechecker.rerun_saved(evidence, {}, "system", SourcePrioritySettings(), only_stale=True) == []

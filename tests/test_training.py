@@ -42,6 +42,17 @@ def test_weights_round_trip(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "w.json").read_text())["note"] == "x"
 
 
+def test_a_scorer_is_described_by_its_weights_not_its_name(tmp_path: Path) -> None:
+    scorer = LinearScorer({"sentence_cosine": 1.0, "sentence_bm25": 0.5}, bias=0.1, name="t")
+    scorer.save(tmp_path / "w.json")
+    assert LinearScorer.load(tmp_path / "w.json").describe() == scorer.describe()
+    assert LinearScorer({"sentence_bm25": 0.5, "sentence_cosine": 1.0}, 0.1, "t").describe() == scorer.describe()
+    for changed in (LinearScorer({"sentence_cosine": 1.0, "sentence_bm25": 0.6}, 0.1, "t"),
+                    LinearScorer({"sentence_cosine": 1.0, "sentence_bm25": 0.5}, 0.2, "t")):
+        assert changed.describe()["weights_sha256"] != scorer.describe()["weights_sha256"]
+    assert LinearScorer(PRIOR_WEIGHTS, name="x").describe()["weights_sha256"] != scorer.describe()["weights_sha256"]
+
+
 def test_served_scorer_is_the_committed_trained_one() -> None:
     scorer = default_scorer()
     if DEFAULT_WEIGHTS_FILE.is_file():

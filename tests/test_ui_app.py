@@ -129,6 +129,28 @@ def test_saved_claim_checks_show_their_claim_scorer_and_say_when_it_changed(fake
     assert f"({label} → {fmt.escape_markdown('fake-claim-scorer (graph SHA-256 000000000000)')})" in changed[0]
 
 
+def test_a_rerun_says_when_new_sentence_scorer_weights_made_it(fake: FakeApiClient) -> None:
+    from dataclasses import replace
+
+    from ui.recheck_client import UIRecheck, UISavedRun
+
+    saved = fake.save_question("Is alcohol rub better than soap?")
+    old = {"name": "linear-prior-9e072f5a", "weights_sha256": "a" * 64}
+    new = {"name": "linear-prior-1234abcd", "weights_sha256": "b" * 64}
+    fake.recheck = lambda: UIRecheck(  # type: ignore[method-assign]
+        "snap", 0, (), (UISavedRun(replace(saved, last_sentence_scorer=new), "answered",
+                                   sentence_scorer_changed_from=old),))
+    at = start(fake)
+    at.switch_page("views/saved.py").run()
+    at.button(key="recheck_button").click().run()
+    assert not at.exception, at.exception
+    changed = [str(i.value) for i in at.info if "sentence scorer changed" in str(i.value)]
+    assert len(changed) == 1 and not [i for i in at.info if "claim scorer changed" in str(i.value)]
+    before = fmt.escape_markdown("linear-prior-9e072f5a (weights SHA-256 aaaaaaaaaaaa)")
+    after = fmt.escape_markdown("linear-prior-1234abcd (weights SHA-256 bbbbbbbbbbbb)")
+    assert f"({before} → {after})" in changed[0]
+
+
 def test_asking_shows_banner_then_sentences_with_markers_and_references(fake: FakeApiClient) -> None:
     at = ask(start(fake), SAMPLE_QUESTION, max_sentences=4)
 

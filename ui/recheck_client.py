@@ -101,6 +101,7 @@ class UISavedQuestion:
     cited_document_ids: tuple[str, ...] = ()
     claim: bool = False  # a saved claim check, rerun through the claim cross-encoder
     last_claim_scorer: dict[str, str] | None = None  # the claim scorer {name, graph_sha256} of its last run
+    last_sentence_scorer: dict[str, str] | None = None  # the sentence scorer {name, weights_sha256} of its last run
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,7 @@ class UISavedRun:
     new_document_ids: tuple[str, ...] = ()
     new_titles: tuple[str, ...] = ()
     claim_scorer_changed_from: dict[str, str] | None = None  # a claim check whose claim scorer changed
+    sentence_scorer_changed_from: dict[str, str] | None = None  # a saved question whose sentence scorer changed
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,8 +140,10 @@ class RecheckRepository(Protocol):
         ...
 
     def record_run(self, saved_id: int, snapshot_id: str, cited: tuple[str, ...], new: list[str],
-                   actor: str, claim_scorer: dict[str, str] | None = None) -> SavedQuestion:
-        """Remember a rerun of a saved question (and, for a claim check, the claim scorer that made it)."""
+                   actor: str, claim_scorer: dict[str, str] | None = None,
+                   sentence_scorer: dict[str, str] | None = None) -> SavedQuestion:
+        """Remember a rerun of a saved question, the sentence scorer that made it (and, for a claim check, the
+        claim scorer)."""
         ...
 
 

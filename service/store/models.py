@@ -259,3 +259,5 @@ class SavedQuestionRow(Base):
     claim: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # a claim check (0003)
     # {name, graph_sha256} of a claim check's last run (0004); SQL NULL, not JSON null, when none
     last_claim_scorer: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # {name, weights_sha256} of the sentence scorer of the last run (0005); NULL for runs before it was recorded
+    last_sentence_scorer: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

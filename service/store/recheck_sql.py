@@ -118,7 +118,8 @@ class SqlRecheckStore:
                                    created_at=question.created_at, last_run_at=question.last_run_at,
                                    last_snapshot_id=question.last_snapshot_id,
                                    cited_document_ids={"ids": list(question.cited_document_ids)},
-                                   claim=question.claim, last_claim_scorer=question.last_claim_scorer)
+                                   claim=question.claim, last_claim_scorer=question.last_claim_scorer,
+                                   last_sentence_scorer=question.last_sentence_scorer)
             session.add(row)
             session.flush()
             session.add(AuditRow.of(AuditEntry(actor=question.owner, action=AuditAction.SAVE_QUESTION,
@@ -138,9 +139,10 @@ class SqlRecheckStore:
             return [_saved(row) for row in session.scalars(statement)]
 
     def record_run(self, saved_id: int, snapshot_id: str, cited: tuple[str, ...], new: list[str],
-                   actor: str, claim_scorer: dict[str, str] | None = None) -> SavedQuestion:
-        """Remember a rerun's snapshot, cited documents and (for a claim check) claim scorer; the audit
-        event lists the new documents."""
+                   actor: str, claim_scorer: dict[str, str] | None = None,
+                   sentence_scorer: dict[str, str] | None = None) -> SavedQuestion:
+        """Remember a rerun's snapshot, cited documents, sentence scorer and (for a claim check) claim scorer;
+        the audit event lists the new documents."""
         now = utcnow()
         with self._sessions.begin() as session:
             row = session.get(SavedQuestionRow, saved_id)
@@ -151,11 +153,15 @@ class SqlRecheckStore:
             if row.claim:
                 before["claim_scorer"] = row.last_claim_scorer
                 row.last_claim_scorer = claim_scorer
+            if sentence_scorer is not None:
+                before["sentence_scorer"] = row.last_sentence_scorer
+                row.last_sentence_scorer = sentence_scorer
             row.last_run_at, row.last_snapshot_id, row.cited_document_ids = now, snapshot_id, {"ids": list(cited)}
             session.add(AuditRow.of(AuditEntry(actor=actor, action=AuditAction.RECHECK, at=now, before=before,
                                           after={"saved_question_id": saved_id, "snapshot_id": snapshot_id,
                                                  "cited_document_ids": list(cited), "new_document_ids": new,
-                                                 **({"claim_scorer": claim_scorer} if row.claim else {})})))
+                                                 **({"claim_scorer": claim_scorer} if row.claim else {}),
+                                                 **({"sentence_scorer": sentence_scorer} if sentence_scorer else {})})))
             session.flush()
             return _saved(row)
 
@@ -178,4 +184,5 @@ def _saved(row: SavedQuestionRow) -> SavedQuestion:
                          source_priority=row.source_priority, owner=row.owner, created_at=row.created_at,
                          last_run_at=row.last_run_at, last_snapshot_id=row.last_snapshot_id,
                          cited_document_ids=tuple((row.cited_document_ids or {}).get("ids", [])),
-                         claim=bool(row.claim), last_claim_scorer=row.last_claim_scorer)
+                         claim=bool(row.claim), last_claim_scorer=row.last_claim_scorer,
+                         last_sentence_scorer=row.last_sentence_scorer)

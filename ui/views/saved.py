@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from evsum.records import claim_scorer_label
+from evsum.records import scorer_label
 from ui import formatting as fmt
 from ui import workflow_format as wf
 from ui.client import ClientError
@@ -37,12 +37,14 @@ def main() -> None:
             elif run.new_document_ids:
                 st.success(f"**{fmt.escape_markdown(run.saved_question.question)}** would now also cite: "
                            + "; ".join(fmt.escape_markdown(t) for t in run.new_titles))
-            if run.claim_scorer_changed_from is not None:
-                st.info(f"**{fmt.escape_markdown(run.saved_question.question)}**: the claim scorer changed since "
-                        f"its last run ({fmt.escape_markdown(claim_scorer_label(run.claim_scorer_changed_from))} → "
-                        f"{fmt.escape_markdown(claim_scorer_label(run.saved_question.last_claim_scorer))}), so what "
-                        "it cites may differ because of the model rather than the evidence.",
-                        icon=":material/model_training:")
+            for what, before, now in (
+                    ("claim scorer", run.claim_scorer_changed_from, run.saved_question.last_claim_scorer),
+                    ("sentence scorer", run.sentence_scorer_changed_from, run.saved_question.last_sentence_scorer)):
+                if before is not None:
+                    st.info(f"**{fmt.escape_markdown(run.saved_question.question)}**: the {what} changed since its "
+                            f"last run ({fmt.escape_markdown(scorer_label(before))} → "
+                            f"{fmt.escape_markdown(scorer_label(now))}), so what it cites may differ because of "
+                            "the model rather than the evidence.", icon=":material/model_training:")
     try:
         saved = client.saved_questions()
     except ClientError as error:
@@ -61,7 +63,7 @@ def main() -> None:
                 st.caption(" · ".join(details))
             st.caption(f"Last run {str(question.last_run_at or '—')[:16]} on snapshot "
                        f"{question.last_snapshot_id or '—'}; cites {len(question.cited_document_ids)} documents."
-                       + (f" Claim scorer: {fmt.escape_markdown(claim_scorer_label(question.last_claim_scorer))}."
+                       + (f" Claim scorer: {fmt.escape_markdown(scorer_label(question.last_claim_scorer))}."
                           if question.claim and question.last_claim_scorer else ""))
 
 
