@@ -311,15 +311,25 @@ def _write_faiss(path: Path, vectors: np.ndarray) -> None:
     faiss.write_index(build_index(vectors), str(path))
 
 
+def search_title(document: Document) -> str:
+    """The title that BM25 searches: empty for a stand-in the indexer made up when the source gave none (the
+    file's stem, or a name ending in the document's own id such as ``Abstract 12345``)."""
+    title = document.title.strip()
+    if not title or title == Path(document.source_path).stem or title.split()[-1] == document.id:
+        return ""
+    return title
+
+
 def _bm25_texts(contents: Sequence[DocumentContent]) -> tuple[list[str], list[str]]:
     """Passage and sentence search texts: each with its document's abbreviations spelled out, and
     each passage's led by its document's title (``PASSAGE_TITLE_REPEATS`` times)."""
     passages: list[str] = []
     sentences: list[str] = []
     for content in contents:
-        definitions = document_definitions(p.text for p in content.passages)
-        title = (content.document.title.strip() + " . ") * PASSAGE_TITLE_REPEATS if content.document.title else ""
-        passages += [title + text for text in search_texts([p.text for p in content.passages], definitions)]
+        title = search_title(content.document)
+        definitions = document_definitions([title, *(p.text for p in content.passages)])
+        lead = (search_texts([title], definitions)[0] + " . ") * PASSAGE_TITLE_REPEATS if title else ""
+        passages += [lead + text for text in search_texts([p.text for p in content.passages], definitions)]
         sentences += search_texts([s.text for s in content.sentences], definitions)
     return passages, sentences
 

@@ -72,8 +72,9 @@ def create_app(settings: Settings, *, encoder: Encoder | None = None, store: Sql
 
 def _recheck_on_start(app: FastAPI, settings: Settings) -> None:
     """The start-up job (``service.recheck``): flag releases citing documents the loaded snapshot changed,
-    superseded or dropped, and rerun saved questions last run against another snapshot (and saved claim checks
-    last run by another claim scorer). Logged, never fatal."""
+    superseded or dropped, and rerun saved questions last run against another snapshot or by another sentence
+    scorer, or never by a recorded one (and saved claim checks last run by another claim scorer). Logged, and
+    each run is in the audit log; never fatal."""
     from service.evidence import EngineEvidence
     from service.recheck import Rechecker
 

@@ -99,15 +99,19 @@ def _strategy(release: Release) -> list[tuple[str, str]]:
             ("Filters", ", ".join(f"{k} = {v}" for k, v in filters.items()) or "none"),
             ("Source priority", "national guidelines, then systematic reviews, then primary studies"
              if search.get("source_priority") else "off (ranked by relevance alone)"),
-            ("Documents retrieved", str(len(search.get("retrieved_document_ids", [])))), *_claim_scorer_rows(release)]
+            ("Documents retrieved", str(len(search.get("retrieved_document_ids", [])))), *_scorer_rows(release)]
 
 
-def _claim_scorer_rows(release: Release) -> list[tuple[str, str]]:
-    """For a claim check, the claim scorer that chose its quotes (name, and the start of its graph's SHA-256)."""
-    scorer: dict[str, Any] = release.content.get("search", {}).get("claim_scorer") or {}
-    if not (release.claim and scorer):
-        return []
-    return [("Claim scorer", scorer_label(scorer))]
+def _scorer_rows(release: Release) -> list[tuple[str, str]]:
+    """The sentence scorer that ranked the machine draft (name, and the start of its weights' SHA-256; drafts
+    from before it was recorded have none) and, for a claim check, the claim scorer that chose its quotes."""
+    search = release.content.get("search", {})
+    rows: list[tuple[str, str]] = []
+    if search.get("sentence_scorer"):
+        rows.append(("Sentence scorer", scorer_label(search["sentence_scorer"])))
+    if release.claim and search.get("claim_scorer"):
+        rows.append(("Claim scorer", scorer_label(search["claim_scorer"])))
+    return rows
 
 
 def _source_type(release: Release, sentence: dict[str, Any]) -> str:

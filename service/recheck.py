@@ -86,8 +86,13 @@ class RecheckReport:
 
 
 def _changed(before: dict[str, str] | None, now: dict[str, str] | None) -> bool:
-    """Whether a scorer differs from the one of the last run (unknown on either side: not a change)."""
-    return before is not None and now is not None and before != now
+    """Whether a scorer differs from the one of the last run (unknown on either side: not a change). Two
+    descriptions of a sentence scorer are compared by their weights alone: a new name is not a new model."""
+    if before is None or now is None:
+        return False
+    if before.get("weights_sha256") and now.get("weights_sha256"):
+        return before["weights_sha256"] != now["weights_sha256"]
+    return before != now
 
 
 def _latest_content_documents(release: Release) -> dict[str, dict[str, str]]:
@@ -273,10 +278,11 @@ class Rechecker:
                     priority: SourcePrioritySettings, *, only_stale: bool = False) -> list[SavedQuestionRun]:
         """Rerun saved questions; report the documents each would now cite that it did not before.
 
-        ``only_stale`` reruns only those last run against another snapshot, by another sentence scorer, or
-        (claim checks) by another claim scorer: the service's start-up job. A run says when a scorer changed
-        since the last one. A saved claim check is rerun as a claim; when no claim scorer is installed it is
-        reported with status ``claim_scorer_unavailable`` and left as it was, to be rerun once one is.
+        ``only_stale`` reruns only those last run against another snapshot, by another sentence scorer (or by
+        one not recorded: saved before migration 0005), or (claim checks) by another claim scorer: the service's
+        start-up job. A run says when a recorded scorer changed since the last one. A saved claim check is
+        rerun as a claim; when no claim scorer is installed it is reported with status
+        ``claim_scorer_unavailable`` and left as it was, to be rerun once one is.
         """
         runs = []
         saved_questions = self.store.saved_questions()
@@ -286,7 +292,7 @@ class Rechecker:
             scorer_changed = saved.claim and _changed(saved.last_claim_scorer, scorer)
             sentence_scorer_changed = _changed(saved.last_sentence_scorer, sentence_scorer)
             if (only_stale and saved.last_snapshot_id == evidence.snapshot_id and not scorer_changed
-                    and not sentence_scorer_changed):
+                    and not sentence_scorer_changed and saved.last_sentence_scorer is not None):
                 continue
             try:
                 summary = evidence.summarise(saved.question, 5, pico=Pico(**saved.pico) if saved.pico else None,

@@ -102,6 +102,7 @@ class Workflow:
                      if summary.source_priority else ""),
                   "claim": summary.claim,
                   **({"claim_scorer": evidence.claim_scorer()} if summary.claim else {}),
+                  "sentence_scorer": evidence.sentence_scorer(),
                   "retrieved_document_ids": list(summary.retrieved_document_ids),
                   "queries": [summary.query or question], "status": summary.status,
                   "source_priority": summary.source_priority}

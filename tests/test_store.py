@@ -306,3 +306,12 @@ def test_review_flags_retractions_and_saved_questions(workflow: Workflow, store:
                                  "linear-prior-1234abcd (weights SHA-256 dddddddddddd)): what it cites may differ "
                                  "because of the model, not the evidence")
     assert rechecker.rerun_saved(evidence, {}, "system", SourcePrioritySettings(), only_stale=True) == []
+    evidence.sentence_scorer_id = {"name": "renamed", "weights_sha256": "d" * 64}  # same weights, new name
+    assert rechecker.rerun_saved(evidence, {}, "system", SourcePrioritySettings(), only_stale=True) == []
+    with store.engine.begin() as connection:  # as saved before 0005: no scorer recorded
+        connection.execute(text("UPDATE saved_questions SET last_sentence_scorer = NULL WHERE id = :id"),
+                           {"id": saved.id})
+    runs = rechecker.rerun_saved(evidence, {}, "system", SourcePrioritySettings(), only_stale=True)
+    assert [(r.saved.id, r.sentence_scorer_change) for r in runs] == [(saved.id, None)]  # rerun once, no "change"
+    assert runs[0].saved.last_sentence_scorer == evidence.sentence_scorer_id
+    assert rechecker.rerun_saved(evidence, {}, "system", SourcePrioritySettings(), only_stale=True) == []

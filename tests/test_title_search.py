@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +56,31 @@ def test_the_title_is_repeated_as_a_weighted_field(tmp_path: Path) -> None:
     passage_texts, _ = _bm25_texts([content])
     assert passage_texts[0].count("Statins after ischaemic stroke") == PASSAGE_TITLE_REPEATS
     assert passage_texts[0].endswith(passages[0].text)
+
+
+def test_a_stand_in_title_is_not_searched(tmp_path: Path) -> None:
+    source = tmp_path / "untitled.jsonl"
+    source.write_text(json.dumps({"id": "pm-77", "text": "Exercise lowered blood pressure in adults."}) + "\n",
+                      encoding="utf-8")
+    settings = make_settings(tmp_path / "index")
+    run_index([source], settings.index, HashEncoder(), progress=False)
+    reader = IndexReader.open(settings.index.index_dir)
+    doc = reader.document("pm-77")
+    assert doc.title == "Abstract pm-77"  # what the reader shows; BM25 does not search it
+    passages = [p for p in reader.passages(list(range(reader.n_passages)))]
+    content = DocumentContent(doc, [], [], passages, np.zeros((0, 1)), np.zeros((0, 1)))
+    assert _bm25_texts([content])[0] == [passages[0].text]
+    assert reader.bm25_passages("abstract", 5).ids.size == 0
+
+
+def test_the_title_has_its_abbreviations_spelled_out(tmp_path: Path) -> None:
+    reader = _index(tmp_path)
+    doc = replace(reader.document("statin"), title="Statins after ischaemic stroke (IS) in primary care")
+    passages = [p for p in reader.passages(list(range(reader.n_passages))) if p.document_id == "statin"]
+    content = DocumentContent(doc, [], [], passages, np.zeros((0, 1)), np.zeros((0, 1)))
+    text = _bm25_texts([content])[0][0]
+    assert text.count("ischaemic stroke") >= PASSAGE_TITLE_REPEATS
+    short = replace(doc, title="Outcomes after IS", id="other")
+    defined = replace(passages[0], text="We studied ischaemic stroke (IS) in older adults.")
+    text = _bm25_texts([DocumentContent(short, [], [], [defined], np.zeros((0, 1)), np.zeros((0, 1)))])[0][0]
+    assert text.startswith("Outcomes after IS ischaemic stroke . ")

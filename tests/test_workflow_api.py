@@ -15,6 +15,7 @@ from fake_claim_scorer import PreferWord
 from fastapi.testclient import TestClient
 
 from models.encoders import HashEncoder
+from models.scorer import prior_name
 from service.app import create_app
 
 QUESTION = "hand hygiene before patient contact"
@@ -117,6 +118,8 @@ def test_a_claim_check_is_drafted_reviewed_released_and_exported_as_a_claim(api:
     markdown = api("dr-c", "GET", f"/v1/releases/{release['release_id']}/export", params={"format": "md"}).text
     assert f"## Claim checked\n\n{claim}" in markdown and "checked as a claim" in markdown
     assert "**Claim scorer:** prefer-word" in markdown
+    assert draft["search"]["sentence_scorer"]["name"] == prior_name()  # which weights ranked the draft
+    assert f"**Sentence scorer:** {prior_name()}" in markdown
     listed = api("lib", "GET", "/v1/drafts").json()["drafts"]
     assert [d["claim"] for d in listed if d["id"] == draft["id"]] == [True]
     as_claim = api("dr-c", "GET", "/v1/releases", params={"question": claim, "claim": True}).json()["releases"]

@@ -174,6 +174,9 @@ class RecheckHttpMixin:
 FAKE_CLAIM_SCORER = {"name": "fake-claim-scorer", "graph_sha256": "f" * 64}
 """What the fake service records as the claim scorer of a saved claim check."""
 
+FAKE_SENTENCE_SCORER = {"name": "fake-sentence-scorer", "weights_sha256": "e" * 64}
+"""What the fake service records as the sentence scorer of every saved question's run."""
+
 
 class FakeRecheckMixin:
     """In-memory saved questions and flags for ``FakeApiClient`` (reruns report nothing new)."""
@@ -198,7 +201,8 @@ class FakeRecheckMixin:
         saved = UISavedQuestion(id=number, question=question, owner=self.user, created_at=_now(),
                                 pico=options.pico(), filters=options.filters() or {},
                                 source_priority=options.source_priority, claim=claim,
-                                last_claim_scorer=dict(FAKE_CLAIM_SCORER) if claim else None)
+                                last_claim_scorer=dict(FAKE_CLAIM_SCORER) if claim else None,
+                                last_sentence_scorer=dict(FAKE_SENTENCE_SCORER))
         self.saved[number] = saved
         return saved
 

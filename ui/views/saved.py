@@ -64,7 +64,9 @@ def main() -> None:
             st.caption(f"Last run {str(question.last_run_at or '—')[:16]} on snapshot "
                        f"{question.last_snapshot_id or '—'}; cites {len(question.cited_document_ids)} documents."
                        + (f" Claim scorer: {fmt.escape_markdown(scorer_label(question.last_claim_scorer))}."
-                          if question.claim and question.last_claim_scorer else ""))
+                          if question.claim and question.last_claim_scorer else "")
+                       + (f" Sentence scorer: {fmt.escape_markdown(scorer_label(question.last_sentence_scorer))}."
+                          if question.last_sentence_scorer else ""))
 
 
 main()
