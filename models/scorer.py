@@ -41,6 +41,10 @@ class SentenceScorer(Protocol):
         """One score per row of ``features`` (columns named by ``names``)."""
         ...
 
+    def describe(self) -> dict[str, str]:
+        """The scorer's provenance: ``name`` and ``weights_sha256`` (what a saved question's run records)."""
+        ...
+
 
 class LinearScorer:
     """A weighted sum of named features plus a bias."""

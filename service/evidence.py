@@ -68,12 +68,8 @@ class EngineEvidence:
                                                  priority=priority, claim=claim)
 
     def sentence_scorer(self) -> dict[str, str]:
-        """The summariser's sentence scorer, as its ``describe()`` names it (its type name when it has none)."""
-        scorer = self._engine.summariser.scorer
-        describe = getattr(scorer, "describe", None)
-        if describe is None:
-            return {"name": type(scorer).__name__}
-        return {str(k): str(v) for k, v in describe().items()}
+        """The summariser's sentence scorer, as its ``describe()`` names it."""
+        return self._engine.summariser.scorer.describe()
 
     def claim_scorer(self) -> dict[str, str] | None:
         """The summariser's claim scorer, as its ``describe()`` names it."""
