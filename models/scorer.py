@@ -57,8 +57,7 @@ class LinearScorer:
     def describe(self) -> dict[str, str]:
         """Name and SHA-256 of the weights and bias: recorded with saved questions' runs, so that a rerun can
         tell when the scorer changed."""
-        canonical = json.dumps({"weights": self.weights, "bias": self.bias}, sort_keys=True)
-        return {"name": self.name, "weights_sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest()}
+        return {"name": self.name, "weights_sha256": _json_sha256({"weights": self.weights, "bias": self.bias})}
 
     def score(self, features: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """Weighted sum; features the weights do not name count zero."""
@@ -81,8 +80,12 @@ class LinearScorer:
 def prior_name() -> str:
     """``linear-prior-`` and the first 8 hex digits of the SHA-256 of ``PRIOR_WEIGHTS``: eval runs and
     comparisons name the weights they were made with."""
-    digest = hashlib.sha256(json.dumps(PRIOR_WEIGHTS, sort_keys=True).encode("utf-8")).hexdigest()
-    return f"linear-prior-{digest[:8]}"
+    return f"linear-prior-{_json_sha256(PRIOR_WEIGHTS)[:8]}"
+
+
+def _json_sha256(payload: object) -> str:
+    """SHA-256 of ``payload`` as canonical JSON (sorted keys): the same weights always give the same digest."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def default_scorer() -> LinearScorer:
