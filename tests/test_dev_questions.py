@@ -15,7 +15,8 @@ SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 FILES = {"dev_questions.jsonl": "dq-", "dev_questions_2.jsonl": "dq2-", "dev_questions_3.jsonl": "dq3-",
          "dev_questions_4.jsonl": "dq4-", "dev_questions_5.jsonl": "dq5-",
          "dev_questions_6.jsonl": "dq6-", "dev_questions_7.jsonl": "dq7-",
-         "dev_questions_8.jsonl": "dq8-", "dev_questions_9.jsonl": "dq9-"}
+         "dev_questions_8.jsonl": "dq8-", "dev_questions_9.jsonl": "dq9-",
+         "dev_questions_10.jsonl": "dq10-"}
 FIELDS = {"id", "question", "gold_sources", "gold_sentences", "gold_summary", "page", "kind"}
 
 
