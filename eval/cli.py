@@ -61,11 +61,11 @@ def cmd_scifact(args: argparse.Namespace) -> int:
 
 
 def cmd_jsonl(args: argparse.Namespace) -> int:
-    """Evaluate a generic gold JSONL over the current index."""
+    """Evaluate one or more generic gold JSONL files over the current index."""
     from eval.generic import run_generic
 
     options = options_from(args)
-    _print(run_generic(Path(args.file), options), options.out)
+    _print(run_generic([Path(name) for name in args.file], options), options.out)
     return 0
 
 
@@ -127,7 +127,8 @@ def register(subparsers: Any) -> None:
     generic = sets.add_parser("jsonl", help="Generic gold JSONL over the current index.",
                               description="Lines with question and optional gold_summary, gold_sources, "
                                           "gold_sentences, gold_doc_ids.")
-    generic.add_argument("file", help="Gold JSONL file.")
+    generic.add_argument("file", nargs="+", help="Gold JSONL file(s). Several are scored in one run, with the "
+                                                 "figures broken down per file (ids must be unique across them).")
     _common(generic, "Index directory to read (default: the configured index, EVSUM_INDEX__INDEX_DIR).")
     generic.set_defaults(handler=cmd_jsonl)
 

@@ -7,7 +7,8 @@ sentence equals, contains or is contained in a ``gold_sentences`` entry, after
 whitespace normalisation); recall@k of ``gold_doc_ids`` in the retrieved
 documents; citation validity and latency for all. ``by_group`` repeats the
 shares for each value of a field the gold file adds (``kind``: paper or
-guideline), and the report lists the questions whose answer sentence was not quoted.
+guideline) and, when several files are scored in one run, for each
+``file``; the report lists the questions whose answer sentence was not quoted.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from eval.common import (
     write_json,
     write_jsonl,
 )
-from eval.gold import GenericItem, load_generic, select
+from eval.gold import GenericItem, load_generic_files, select
 from eval.metrics import ROUGE_TYPES, bootstrap_interval, citation_is_valid, mean, recall_at_k, rouge
 from eval.report import Section, distributions, histogram, metric_table, note, table, write_report
 from eval.splits import split_of
@@ -204,10 +205,16 @@ def _report(path: Path, metrics: dict[str, Any], results: list[GenericResult]) -
     write_report(path, "evsum evaluation: gold JSONL", metrics.get("run", {}), sections, metrics)
 
 
-def run_generic(path: Path, options: EvalOptions, *, encoder: Any = None, http_client: Any = None) -> dict[str, Any]:
-    """Evaluate a generic gold file against the current index (or a service) and write the outputs."""
+def run_generic(path: Path | Sequence[Path], options: EvalOptions, *, encoder: Any = None,
+                http_client: Any = None) -> dict[str, Any]:
+    """Evaluate one or more generic gold files against the current index (or a service) and write the outputs.
+
+    Several files are one run over all their questions (one engine load), broken down per file in ``by_group``
+    (``eval.gold.load_generic_files``).
+    """
     started = time.perf_counter()
-    items = load_generic(path)
+    paths = [path] if isinstance(path, Path) else list(path)
+    items = load_generic_files(paths)
     chosen = select(items, [i.id for i in items], options.split, options.limit, options.seed)
     options.out.mkdir(parents=True, exist_ok=True)
     engine = None
@@ -218,7 +225,7 @@ def run_generic(path: Path, options: EvalOptions, *, encoder: Any = None, http_c
     results = [evaluate_item(item, backend, options.max_sentences)
                for item in progress_bar(chosen, len(chosen), "jsonl", options.progress)]
     metrics = aggregate(results, options.seed)
-    metrics["run"] = run_info(options, "jsonl", engine, backend, started, source=str(path),
+    metrics["run"] = run_info(options, "jsonl", engine, backend, started, source=", ".join(str(p) for p in paths),
                               items_in_file=len(items))
     write_json(options.out / "metrics.json", metrics)
     write_jsonl(options.out / "predictions.jsonl", (r.row() for r in results))

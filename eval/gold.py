@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -195,6 +195,27 @@ def load_generic(path: Path) -> list[GenericItem]:
             gold_doc_ids=_strings(record.get("gold_doc_ids")),
             extra={k: v for k, v in record.items() if k not in known},
         ))
+    return items
+
+
+def load_generic_files(paths: Sequence[Path]) -> list[GenericItem]:
+    """Items of one or more generic gold files, in file order.
+
+    With several files, each item also gets a ``file`` field (its file's name, unless the line gives one), so
+    that the figures are broken down per file, and an id may appear in only one of them: predictions and
+    ``evsum eval compare`` pair items by id. ``GoldFormatError`` names the first id found twice.
+    """
+    if len(paths) == 1:
+        return load_generic(paths[0])
+    items: list[GenericItem] = []
+    first_seen: dict[str, Path] = {}
+    for path in paths:
+        for item in load_generic(path):
+            if item.id in first_seen:
+                raise GoldFormatError(f"{path}: id {item.id!r} is also in {first_seen[item.id]}: ids must be "
+                                      "unique across the files of one run (a line without an id takes its line number)")
+            first_seen[item.id] = path
+            items.append(replace(item, extra={"file": path.name, **item.extra}))
     return items
 
 

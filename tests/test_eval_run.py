@@ -150,6 +150,36 @@ def test_jsonl_run_over_the_current_index(pubmedqa_file: Path, pubmedqa_run: tup
     assert "This sentence is in no abstract at all" in report
 
 
+def test_several_jsonl_files_are_one_run_broken_down_per_file(
+        pubmedqa_file: Path, pubmedqa_run: tuple[Path, Path, dict[str, Any]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _, index_dir, _ = pubmedqa_run
+    items = list(json.loads(pubmedqa_file.read_text(encoding="utf-8")).items())[:5]
+    lines = [{"id": pmid, "question": item["QUESTION"], "gold_sentences": [item["CONTEXTS"][0]],
+              "gold_summary": item["LONG_ANSWER"], "gold_sources": ["pubmedqa_abstracts.jsonl"], "kind": "paper"}
+             for pmid, item in items]
+    first, second = tmp_path / "set_a.jsonl", tmp_path / "set_b.jsonl"
+    first.write_text("".join(json.dumps(line) + "\n" for line in lines[:3]), encoding="utf-8")
+    second.write_text("".join(json.dumps(line) + "\n" for line in lines[3:]), encoding="utf-8")
+    metrics = run_generic([first, second], _options(tmp_path / "both", index_dir), encoder=HashEncoder())
+    _check_outputs(tmp_path / "both", 5)
+    per_file = metrics["by_group"]["file"]
+    assert {name: group["n"] for name, group in per_file.items()} == {"set_a.jsonl": 3, "set_b.jsonl": 2}
+    # the pooled share is the per-file shares weighted by their questions, and each equals a one-file run
+    alone = run_generic(second, _options(tmp_path / "b", index_dir), encoder=HashEncoder())
+    assert per_file["set_b.jsonl"]["gold_sentence_hit"] == alone["system"]["gold_sentence_hit"]
+    assert "file" not in alone["by_group"] and "set_a.jsonl" in metrics["run"]["source"]
+    pooled = (3 * per_file["set_a.jsonl"]["gold_sentence_hit"] + 2 * per_file["set_b.jsonl"]["gold_sentence_hit"]) / 5
+    assert metrics["system"]["gold_sentence_hit"] == pytest.approx(pooled)
+    assert "By file" in (tmp_path / "both" / "report.html").read_text(encoding="utf-8")
+    # an id in two files would make predictions ambiguous: refused, naming both files
+    second.write_text(json.dumps(lines[0]) + "\n", encoding="utf-8")
+    code = main(["jsonl", str(first), str(second), "--out", str(tmp_path / "dup"), "--encoder", "hash",
+                 "--index-dir", str(index_dir), "--no-progress"])
+    error = capsys.readouterr().err
+    assert code == 1 and "set_b.jsonl" in error and "set_a.jsonl" in error and lines[0]["id"] in error
+
+
 @pytest.fixture(scope="module")
 def scifact_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("scifact")
