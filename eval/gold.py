@@ -201,7 +201,7 @@ def load_generic(path: Path) -> list[GenericItem]:
 def load_generic_files(paths: Sequence[Path]) -> list[GenericItem]:
     """Items of one or more generic gold files, in file order.
 
-    With several files, each item also gets a ``file`` field (its file's name, unless the line gives one), so
+    With several files, each item also gets a ``file`` field (its file's path as given, unless the line gives one), so
     that the figures are broken down per file, and an id may appear in only one of them: predictions and
     ``evsum eval compare`` pair items by id. ``GoldFormatError`` names the first id found twice.
     """
@@ -215,7 +215,7 @@ def load_generic_files(paths: Sequence[Path]) -> list[GenericItem]:
                 raise GoldFormatError(f"{path}: id {item.id!r} is also in {first_seen[item.id]}: ids must be "
                                       "unique across the files of one run (a line without an id takes its line number)")
             first_seen[item.id] = path
-            items.append(replace(item, extra={"file": path.name, **item.extra}))
+            items.append(replace(item, extra={"file": str(path), **item.extra}))
     return items
 
 

@@ -164,12 +164,12 @@ def test_several_jsonl_files_are_one_run_broken_down_per_file(
     metrics = run_generic([first, second], _options(tmp_path / "both", index_dir), encoder=HashEncoder())
     _check_outputs(tmp_path / "both", 5)
     per_file = metrics["by_group"]["file"]
-    assert {name: group["n"] for name, group in per_file.items()} == {"set_a.jsonl": 3, "set_b.jsonl": 2}
+    assert {name: group["n"] for name, group in per_file.items()} == {str(first): 3, str(second): 2}
     # the pooled share is the per-file shares weighted by their questions, and each equals a one-file run
     alone = run_generic(second, _options(tmp_path / "b", index_dir), encoder=HashEncoder())
-    assert per_file["set_b.jsonl"]["gold_sentence_hit"] == alone["system"]["gold_sentence_hit"]
+    assert per_file[str(second)]["gold_sentence_hit"] == alone["system"]["gold_sentence_hit"]
     assert "file" not in alone["by_group"] and "set_a.jsonl" in metrics["run"]["source"]
-    pooled = (3 * per_file["set_a.jsonl"]["gold_sentence_hit"] + 2 * per_file["set_b.jsonl"]["gold_sentence_hit"]) / 5
+    pooled = (3 * per_file[str(first)]["gold_sentence_hit"] + 2 * per_file[str(second)]["gold_sentence_hit"]) / 5
     assert metrics["system"]["gold_sentence_hit"] == pytest.approx(pooled)
     assert "By file" in (tmp_path / "both" / "report.html").read_text(encoding="utf-8")
     # an id in two files would make predictions ambiguous: refused, naming both files
