@@ -185,5 +185,6 @@ def run_info(options: EvalOptions, dataset: str, engine: Any, backend: SummaryBa
         info["scorer"] = str(getattr(engine.summariser.scorer, "name", type(engine.summariser.scorer).__name__))
         claim_scorer = engine.summariser.claim_scorer
         info["claim_scorer"] = claim_scorer.describe().get("name", "installed") if claim_scorer is not None else None
+        info["question_ranking"] = engine.summariser.describe_ranking()  # the prior, or the prior + the cross-encoder
     info.update(extra)
     return info

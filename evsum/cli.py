@@ -213,12 +213,21 @@ def cmd_train_claim_scorer(args: argparse.Namespace) -> int:
     from models.claim_training import ClaimTrainingOptions, train_claim_scorer
 
     options = ClaimTrainingOptions(epochs=args.epochs, seed=args.seed, limit=args.limit,
-                                   listwise_weight=args.listwise_weight)
+                                   listwise_weight=args.listwise_weight, question_weight=args.question_weight)
+    questions = None
+    if args.questions:
+        from evsum.engine import Engine
+        from models.question_training import question_pairs
+
+        engine = Engine.load(_settings(args))
+        questions = question_pairs([Path(f) for f in args.questions], engine.summariser, args.negatives)
+        print(f"{len(questions.pairs)} question pairs from {len(args.questions)} files over index "
+              f"snapshot {questions.index_snapshot}")
     info = train_claim_scorer(Path(args.claims), Path(args.corpus), Path(args.out), options,
                               pubmedqa_file=Path(args.pubmedqa) if args.pubmedqa else None,
-                              progress=not args.no_progress)
+                              questions=questions, progress=not args.no_progress)
     trained = info["trained_on"]
-    print(f"trained on {trained['pairs']} pairs ({trained['positives']} rationales) of the train split in "
+    print(f"trained on {trained['pairs']} pairs ({trained['positives']} positives) in "
           f"{info['seconds']:.0f} s; wrote {args.out} and {Path(args.out).with_name('claim_cross_encoder.json')}")
     return 0
 
@@ -346,12 +355,23 @@ def build_parser() -> argparse.ArgumentParser:
     from models.claim_scorer import CLAIM_SCORER_FILE
 
     claims = add("train-claim-scorer", cmd_train_claim_scorer,
-                 "Fine-tune the claim cross-encoder on the SciFact train split (seeded) and export it as int8 ONNX.")
+                 "Fine-tune the cross-encoder on the SciFact train split and, with --questions, dev questions "
+                 "(seeded) and export it as int8 ONNX.")
     claims.add_argument("--claims", default=str(SHARED_DATA / "scifact" / "claims_train.jsonl"))
     claims.add_argument("--corpus", default=str(SHARED_DATA / "scifact" / "corpus.jsonl"))
     claims.add_argument("--pubmedqa", metavar="FILE",
                         help="Also train on the train-split questions of this PubMedQA file (the shipped model "
                         "does without: docs/quality.md).")
+    claims.add_argument("--questions", nargs="+", metavar="FILE",
+                        help="Also train on these generic gold files' questions (answer sentences against the "
+                        "served prior's best other candidates over --index-dir); the shipped graph uses "
+                        "eval/dev_questions.jsonl and sets 2 to 8 over an index of ../shared/corpus.")
+    claims.add_argument("--index-dir",
+                        help="Index of the corpus the --questions are about (default: the configured one).")
+    claims.add_argument("--negatives", type=int, default=10,
+                        help="Non-answer candidates per question (default 10, as shipped).")
+    claims.add_argument("--question-weight", type=float, default=1.0,
+                        help="Weight in the loss of each question pair against a claim pair's 1 (default 1).")
     claims.add_argument("--out", default="data/train/claim_cross_encoder-int8.onnx",
                         help=f"Graph to write (with its .json description); the service loads {CLAIM_SCORER_FILE}.")
     claims.add_argument("--epochs", type=int, default=2)
@@ -360,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Weight of the softmax loss over each abstract's sentences (default 1, as shipped; "
                         "0 keeps the pairwise loss only; batches still hold whole abstracts, unlike the fifth "
                         "session's recipe).")
-    claims.add_argument("--limit", type=int, help="Train on at most N pairs (a quick check, not for shipping).")
+    claims.add_argument("--limit", type=int,
+                        help="Train on at most N pairs of each source (a quick check, not for shipping).")
     claims.add_argument("--no-progress", action="store_true")
     return parser
 

@@ -199,6 +199,8 @@ class Summary:
     filters: dict[str, str] = field(default_factory=dict)  # SearchFilters.describe() of the filters applied
     source_priority: bool = False  # whether the source-priority prior re-ranked the evidence
     claim: bool = False  # whether the input was checked as a claim (re-scored by the claim cross-encoder)
+    cross_encoded: bool = False  # whether the cross-encoder re-scored the best candidates (every claim; questions too
+    # when the installed graph was trained on them)
 
     @property
     def has_evidence(self) -> bool:

@@ -124,6 +124,24 @@ class SummarySettings(BaseModel):
         "scaled to 0..1: at 2 the cross-encoder counts twice as much as the prior. Set before measuring, not "
         "tuned on dev claims (docs/quality.md gives the dev figures for 0.5 to 5)."
     )
+    question_candidates: int = Field(
+        10, ge=1, description="For a question, how many of the best candidates the cross-encoder reads when it was "
+        "trained on questions too: 10 add about 40 ms to a summary here (20: about 90 ms) and found as many answers "
+        "on dev questions (docs/quality.md, twelfth session)."
+    )
+    question_weight: float = Field(
+        1.0, ge=0.0, description="For a question, the weight of the cross-encoder's probability added to the prior "
+        "scaled to 0..1, when the installed cross-encoder was trained on questions too (its description says so); "
+        "0 ranks questions by the prior alone. Chosen on two folds of dev question sets 1 to 8 and on set 9 "
+        "(docs/quality.md, eleventh and twelfth sessions)."
+    )
+    question_source_kinds: tuple[str, ...] = Field(
+        ("pdf",), description="For a question, the cross-encoder re-scores only when the document of the prior's best "
+        "sentence is of one of these kinds, and then reads only that document's best candidates: it chooses the "
+        "sentence that states the answer, and the prior chooses the document. It was trained on questions about "
+        "full-text papers and guidelines; on PubMedQA's abstracts it lowered ROUGE-L (docs/quality.md, twelfth "
+        "session). Empty: never."
+    )
     min_relevance: float | None = Field(
         None,
         description="Below this best-sentence cosine the answer is 'no sufficient evidence'. Default: the "

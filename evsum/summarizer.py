@@ -6,14 +6,19 @@ redundancy cut-off, a per-document cap and a word budget → reading order.
 When even the best candidate is not similar enough to the question, the answer
 is an explicit "no sufficient evidence" instead of filler.
 
-Input marked as a claim ("Vitamin D reduces fractures") instead of a question is
-re-scored by the claim cross-encoder (``models.claim_scorer``): it reads the claim
-and each of the best candidates together, and finds the sentences that report the
-finding rather than those that share its topic.
+The best candidates are then re-scored by the cross-encoder (``models.claim_scorer``),
+which reads the input and each sentence together. For input marked as a claim
+("Vitamin D reduces fractures") it reads the best candidates of every document and
+finds the sentences that report the finding rather than those that share its topic
+(``claim_weight``). For a question, when the installed graph was trained on questions
+as well as claims, it reads the best candidates of the prior's best document, if that
+is a full-text PDF, and picks the sentence that states the answer (``question_weight``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +28,7 @@ from evsum.features import FEATURE_NAMES, Candidates, collect_candidates
 from evsum.records import Pico, SearchFilters, Summary, SummarySentence
 from evsum.retrieval import HybridRetriever, SourcePriority
 from evsum.settings import SummarySettings
-from models.claim_scorer import PairScorer
+from models.claim_scorer import PairScorer, trained_on_questions
 from models.scorer import SentenceScorer
 
 _NO_CLAIM_SCORER = ("no claim scorer is installed: models/weights/claim_cross_encoder-int8.onnx is missing "
@@ -53,6 +58,7 @@ class Summariser:
         self.settings = settings
         self.min_sentence_words = min_sentence_words
         self.claim_scorer = claim_scorer
+        self._reads_questions: tuple[PairScorer, bool] | None = None  # (scorer, trained on questions) once asked
 
     @property
     def relevance_floor(self) -> float:
@@ -97,8 +103,13 @@ class Summariser:
             return Summary(request.question, (), "no_evidence", NO_EVIDENCE_MESSAGE, reader.snapshot_id,
                            candidates.retrieved_document_ids, query, described, priority is not None, claim)
         scores = self.scorer.score(candidates.features, FEATURE_NAMES)
+        cross_encoded = claim
         if claim:
             scores = self.claim_scores(request.question, candidates, scores)
+        else:
+            rescored = self.question_scores(request.question, candidates, scores)
+            if rescored is not None:
+                scores, cross_encoded = rescored, True
         if priority is not None:  # the prior, on the 0..1 scale of the relevance that selection uses
             spread = float(scores.max() - scores.min()) or 1.0
             prior = priority.sentence_prior(reader)[candidates.ids]
@@ -116,7 +127,42 @@ class Summariser:
             for i in self.reading_order(candidates, scores, chosen)
         )
         return Summary(request.question, quoted, "answered", "", reader.snapshot_id,
-                       candidates.retrieved_document_ids, query, described, priority is not None, claim)
+                       candidates.retrieved_document_ids, query, described, priority is not None, claim,
+                       cross_encoded=cross_encoded)
+
+    @property
+    def _question_scorer(self) -> PairScorer | None:
+        """The cross-encoder when it was trained on questions too (a claim-only graph ranks answer sentences
+        worse than the prior); its description is read once per installed scorer."""
+        scorer = self.claim_scorer
+        if scorer is None:
+            return None
+        if self._reads_questions is None or self._reads_questions[0] is not scorer:
+            self._reads_questions = (scorer, trained_on_questions(scorer))
+        return scorer if self._reads_questions[1] else None
+
+    @property
+    def reranks_questions(self) -> bool:
+        """Whether questions can be re-scored by the cross-encoder: one trained on questions is installed,
+        ``question_weight`` > 0 and ``question_source_kinds`` is not empty (each question then also needs its best
+        document to be of one of those kinds: ``question_scores``)."""
+        settings = self.settings
+        return (settings.question_weight > 0 and bool(settings.question_source_kinds)
+                and self._question_scorer is not None)
+
+    def describe_ranking(self) -> dict[str, str]:
+        """What ranks a question's sentences, as saved questions record it: the sentence scorer's ``describe()``,
+        combined with the cross-encoder's graph and its weight when questions are re-scored."""
+        prior = self.scorer.describe()
+        question_scorer = self._question_scorer
+        if question_scorer is None or not self.reranks_questions:
+            return prior
+        graph = str(question_scorer.describe().get("graph_sha256", ""))
+        settings = self.settings
+        mix = {"prior": prior, "cross_encoder_sha256": graph, "weight": settings.question_weight,
+               "candidates": settings.question_candidates, "source_kinds": list(settings.question_source_kinds)}
+        return {"name": f"{prior.get('name', 'prior')} + cross-encoder",
+                "weights_sha256": hashlib.sha256(json.dumps(mix, sort_keys=True).encode()).hexdigest()}
 
     def claim_scores(self, claim: str, candidates: Candidates, scores: np.ndarray) -> np.ndarray:
         """Scores for a claim: the prior scaled to 0..1, plus ``claim_weight`` x the cross-encoder's probability.
@@ -128,11 +174,33 @@ class Summariser:
             raise ClaimScorerUnavailableError(_NO_CLAIM_SCORER)
         if not len(scores):
             return np.zeros(0, dtype=np.float32)
-        combined = _minmax(scores)
         top = np.argsort(-scores, kind="stable")[:self.settings.claim_candidates]
+        return self._mixed_scores(self.claim_scorer, claim, candidates, scores, self.settings.claim_weight, top)
+
+    def question_scores(self, question: str, candidates: Candidates, scores: np.ndarray) -> np.ndarray | None:
+        """Scores for a question: the prior scaled to 0..1, plus ``question_weight`` x the cross-encoder's
+        probability on the ``question_candidates`` best candidates by the prior *of the document of its best
+        candidate*, when that document's kind is in ``question_source_kinds``; ``None`` (keep the prior) when
+        the cross-encoder does not re-score this question (``reranks_questions``, the document's kind)."""
+        question_scorer = self._question_scorer
+        if question_scorer is None or not self.reranks_questions or not len(scores):
+            return None
+        reader = self.retriever.reader
+        docs = reader.sentence_doc[candidates.ids]
+        best_document = int(docs[int(np.argmax(scores))])
+        if reader.documents[reader.document_ids[best_document]].source_kind not in self.settings.question_source_kinds:
+            return None
+        same_document = np.flatnonzero(docs == best_document)
+        top = same_document[np.argsort(-scores[same_document], kind="stable")[:self.settings.question_candidates]]
+        return self._mixed_scores(question_scorer, question, candidates, scores, self.settings.question_weight, top)
+
+    def _mixed_scores(self, pair_scorer: PairScorer, text: str, candidates: Candidates, scores: np.ndarray,
+                      weight: float, top: np.ndarray) -> np.ndarray:
+        """The prior scaled to 0..1, plus ``weight`` x the pair scorer's probability on the candidate rows ``top``."""
+        combined = _minmax(scores)
         texts = [s.text for s in self.retriever.reader.sentences([int(candidates.ids[i]) for i in top])]
-        logits = self.claim_scorer.score(claim, texts)
-        combined[top] += np.float32(self.settings.claim_weight) / (1.0 + np.exp(-logits.astype(np.float32)))
+        logits = pair_scorer.score(text, texts)
+        combined[top] += np.float32(weight) / (1.0 + np.exp(-logits.astype(np.float32)))
         return combined
 
     def select(self, candidates: Candidates, scores: np.ndarray, request: SummaryRequest) -> list[int]:

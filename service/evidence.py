@@ -68,8 +68,9 @@ class EngineEvidence:
                                                  priority=priority, claim=claim)
 
     def sentence_scorer(self) -> dict[str, str]:
-        """The summariser's sentence scorer, as its ``describe()`` names it."""
-        return self._engine.summariser.scorer.describe()
+        """What ranks a question's sentences: the sentence scorer, with the cross-encoder when it re-scores
+        questions (``Summariser.describe_ranking``)."""
+        return self._engine.summariser.describe_ranking()
 
     def claim_scorer(self) -> dict[str, str] | None:
         """The summariser's claim scorer, as its ``describe()`` names it."""

@@ -114,6 +114,8 @@ class SummaryOut(BaseModel):
     filters: dict[str, str] = Field(default_factory=dict, description="The filters applied, as label: value.")
     source_priority: bool = Field(False, description="Whether the source-priority prior re-ranked the evidence.")
     claim: bool = Field(False, description="Whether the text was checked as a claim (claim cross-encoder).")
+    cross_encoded: bool = Field(False, description="Whether the cross-encoder re-scored the best candidates: every "
+                                "claim, and questions when the installed graph was trained on questions too.")
     redactions: list[str] = Field(default_factory=list, description="Kinds of patient detail (nhs_number, date, "
                                   "postcode, phone, email) removed from the question before it was used.")
     redaction_notice: str | None = Field(None, description="What to tell the user when something was redacted.")
@@ -132,7 +134,7 @@ class SummaryOut(BaseModel):
             snapshot_id=summary.snapshot_id,
             retrieved_document_ids=list(summary.retrieved_document_ids),
             query=summary.query or summary.question, filters=dict(summary.filters),
-            source_priority=summary.source_priority, claim=summary.claim,
+            source_priority=summary.source_priority, claim=summary.claim, cross_encoded=summary.cross_encoded,
             sentences=[SummarySentenceOut(sentence_id=s.sentence_id, text=s.text, score=s.score,
                                           citation=CitationOut.of(s.citation)) for s in summary.sentences],
         )

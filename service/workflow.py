@@ -46,6 +46,8 @@ REVIEWER = frozenset({Role.REVIEWER})
 STAFF = frozenset({Role.LIBRARIAN, Role.REVIEWER})
 CLAIM_METHOD = ("checked as a claim: the best candidates re-scored by the claim cross-encoder, so that the "
                 "sentences quoted are those that report the finding, for or against")
+QUESTION_METHOD = ("the best candidates re-scored by the cross-encoder trained on claims and questions, which reads "
+                   "the question and each sentence together")
 
 
 def require(who: Principal, allowed: frozenset[Role], action: str) -> None:
@@ -97,7 +99,7 @@ class Workflow:
         search = {"snapshot_id": summary.snapshot_id, "searched_at": now.isoformat(), "searched_by": who.name,
                   "filters": {"max_sentences": max_sentences, **summary.filters},
                   "method": "hybrid dense + BM25, extractive summary"
-                  + (f"; {CLAIM_METHOD}" if summary.claim else "")
+                  + (f"; {CLAIM_METHOD}" if summary.claim else f"; {QUESTION_METHOD}" if summary.cross_encoded else "")
                   + ("; source priority: national guidelines, then systematic reviews, then primary studies"
                      if summary.source_priority else ""),
                   "claim": summary.claim,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Iterator
@@ -16,7 +17,7 @@ from servers import LiveServer
 from evsum.engine import Engine
 from evsum.errors import ClaimScorerUnavailableError
 from evsum.features import FEATURE_NAMES, Candidates
-from models.claim_scorer import CLAIM_SCORER_FILE, ClaimScorer, default_claim_scorer
+from models.claim_scorer import CLAIM_SCORER_FILE, ClaimScorer, default_claim_scorer, trained_on_questions
 from models.encoders import HashEncoder
 from models.onnx_encoder import OnnxInt8Encoder
 from service.app import create_app
@@ -129,6 +130,15 @@ def test_the_shipped_weights_say_how_they_were_made_and_stay_small() -> None:
     assert info["graph_sha256"] and info["options"]["seed"] == 0
     size = sum(p.stat().st_size for p in CLAIM_SCORER_FILE.parent.iterdir() if p.is_file())
     assert size <= 25 * 1024 * 1024, "weights committed to the repository stay within 25 MB in all"
+    # One graph serves claims and questions. It was trained on dev question sets 1 to 8 as they are in eval/ (a
+    # changed file means retraining), never on sets 9 and 10, which are kept to confirm it.
+    questions = info["trained_on"]["questions"]
+    eval_dir = Path(__file__).resolve().parents[1] / "eval"
+    expected = ["dev_questions.jsonl", *(f"dev_questions_{n}.jsonl" for n in range(2, 9))]
+    assert sorted(questions["files"]) == sorted(expected)
+    assert questions["files"] == {name: hashlib.sha256((eval_dir / name).read_bytes()).hexdigest() for name in expected}
+    assert questions["questions"] == 460 and questions["negatives_per_question"] == 10
+    assert trained_on_questions(ClaimScorer())
 
 
 @pytest.mark.model
@@ -178,6 +188,12 @@ def test_training_batches_hold_whole_abstracts_and_the_listwise_loss_is_the_rati
     loss = listwise_loss(torch.tensor([0.0, math.log(3.0), 5.0]), torch.tensor([0.0, 1.0, 0.0]), [2, 1])
     assert float(loss) == pytest.approx(-math.log(0.75), rel=1e-6)
     assert float(listwise_loss(torch.tensor([1.0]), torch.tensor([0.0]), [1])) == 0.0
+    # Weighted by group (question pairs weigh --question-weight): groups -ln(3/4) and -ln(1/2), weights 1 and 3.
+    logits, labels = torch.tensor([0.0, math.log(3.0), 0.0, 0.0]), torch.tensor([0.0, 1.0, 1.0, 0.0])
+    weighted = listwise_loss(logits, labels, [2, 2], [1.0, 3.0])
+    assert float(weighted) == pytest.approx((-math.log(0.75) - 3 * math.log(0.5)) / 4, rel=1e-6)
+    assert float(listwise_loss(logits, labels, [2, 2], [1.0, 1.0])) == pytest.approx(float(
+        listwise_loss(logits, labels, [2, 2])), rel=1e-7)
 
 
 def test_the_training_command_writes_a_graph_the_scorer_loads(tmp_path: Path) -> None:
@@ -196,3 +212,101 @@ def test_the_training_command_writes_a_graph_the_scorer_loads(tmp_path: Path) ->
     # Pairs run two at a time by default; one at a time gives the same logits, bit for bit, in the same order.
     many = [BACKGROUND, RATIONALE, *(f"Sentence {i} about spacers and phage genomes." for i in range(7))]
     assert np.array_equal(ClaimScorer(out, threads=1).score(CLAIM, many), scorer.score(CLAIM, many))
+
+
+def test_a_question_is_rescored_only_by_a_cross_encoder_trained_on_questions(hash_engine: Engine) -> None:
+    summariser = hash_engine.summariser
+    question = "Does hand hygiene before patient contact prevent infection?"
+    claim_only = PreferWord("alcohol")
+    summariser.claim_scorer = claim_only
+    prior_ranking = summariser.scorer.describe()
+    plain = summariser.summarise(question, max_sentences=3)
+    assert claim_only.calls == [] and not summariser.reranks_questions  # a claim-only graph never reads questions
+    assert summariser.describe_ranking() == prior_ranking
+
+    both = PreferWord("alcohol", questions=True)
+    summariser.claim_scorer = both
+    assert summariser.reranks_questions
+    reranked = summariser.summarise(question, max_sentences=3)
+    assert len(both.calls) == 1 and reranked.claim is False
+    assert reranked.cross_encoded is True and plain.cross_encoded is False
+    candidates = summariser.candidates(question)
+    prior = summariser.scorer.score(candidates.features, FEATURE_NAMES)
+    # It read the question_candidates best candidates of the document of the prior's best one, best first.
+    docs = hash_engine.reader.sentence_doc[candidates.ids]
+    same = np.flatnonzero(docs == docs[int(np.argmax(prior))])
+    top = same[np.argsort(-prior[same], kind="stable")][:summariser.settings.question_candidates]
+    assert 1 < len(top) <= summariser.settings.question_candidates and len(set(docs[top])) == 1
+    assert both.calls[0] == (question, [s.text for s in hash_engine.reader.sentences(
+        [int(candidates.ids[i]) for i in top])])
+    # The mix is the prior scaled to 0..1 plus question_weight x the probability, on those candidates only.
+    mixed = summariser.question_scores(question, candidates, prior)
+    assert mixed is not None
+    scaled = (prior - prior.min()) / (prior.max() - prior.min())
+    rest = np.setdiff1d(np.arange(len(prior)), top)
+    assert np.allclose(mixed[rest], scaled[rest], atol=1e-6)
+    bonus = mixed[top] - scaled[top]
+    texts = both.calls[0][1]
+    weight = summariser.settings.question_weight
+    assert np.allclose(bonus, [weight * (1 / (1 + np.exp(-8.0)) if "alcohol" in t.lower() else 1 / (1 + np.exp(8.0)))
+                               for t in texts], atol=1e-5)
+    # Only when the best document is of a kind in question_source_kinds (full-text PDFs by default).
+    kinds = summariser.settings.question_source_kinds
+    summariser.settings.question_source_kinds = ("abstract",)
+    try:
+        assert summariser.question_scores(question, candidates, prior) is None
+        assert summariser.summarise(question, max_sentences=3).cross_encoded is False
+    finally:
+        summariser.settings.question_source_kinds = kinds
+    # Saved questions record the mix, so that a rerun knows when the cross-encoder or its weight changed.
+    ranking = summariser.describe_ranking()
+    assert ranking["name"].endswith("+ cross-encoder") and ranking["weights_sha256"] != prior_ranking["weights_sha256"]
+    summariser.settings.question_weight = 0.0
+    calls = len(both.calls)
+    try:
+        assert not summariser.reranks_questions and summariser.describe_ranking() == prior_ranking
+        assert summariser.summarise(question, max_sentences=3).sentences == plain.sentences
+        assert len(both.calls) == calls  # weight 0: the prior alone
+    finally:
+        summariser.settings.question_weight = weight
+
+
+def test_question_pairs_are_the_answers_against_the_priors_best_other_candidates(
+        hash_engine: Engine, tmp_path: Path) -> None:
+    from models.question_training import question_pairs
+
+    summariser = hash_engine.summariser
+    question = "Does hand hygiene before patient contact prevent infection?"
+    candidates = summariser.candidates(question)
+    prior = summariser.scorer.score(candidates.features, FEATURE_NAMES)
+    ranked = [s.text for s in hash_engine.reader.sentences([int(candidates.ids[i]) for i in np.argsort(-prior)])]
+    answer = ranked[1]  # the prior's second-best candidate is the answer: it must not be a negative
+    gold = tmp_path / "questions.jsonl"
+    gold.write_text("\n".join(json.dumps(line) for line in (
+        {"id": "q1", "question": question, "gold_sentences": [answer]},
+        {"id": "q2", "question": "A question with no answer sentence is skipped."})) + "\n", encoding="utf-8")
+    made = question_pairs([gold], summariser, negatives=3)
+    assert [(p.claim, p.sentence, p.label, p.document_id) for p in made.pairs] == [
+        (question, answer, 1, "q1"), *((question, text, 0, "q1") for text in (ranked[0], *ranked[2:4]))]
+    described = made.describe()
+    assert described["files"] == {"questions.jsonl": hashlib.sha256(gold.read_bytes()).hexdigest()}
+    assert described["index_snapshot"] == hash_engine.reader.snapshot_id
+    assert (described["questions"], described["pairs"], described["positives"]) == (1, 4, 1)
+
+
+def test_training_on_questions_too_makes_a_graph_that_says_so(tmp_path: Path) -> None:
+    from models.claim_training import ClaimPair, ClaimTrainingOptions, QuestionPairs, train_claim_scorer
+
+    gold = tmp_path / "questions.jsonl"
+    gold.write_text('{"question": "q"}\n', encoding="utf-8")
+    questions = QuestionPairs([ClaimPair("Which bias was seen?", RATIONALE, 1, "q1"),
+                               ClaimPair("Which bias was seen?", BACKGROUND, 0, "q1")], (gold,), "snap-1", 10)
+    out = tmp_path / "claim_cross_encoder-int8.onnx"
+    info = train_claim_scorer(SCIFACT / "claims_train.jsonl", SCIFACT / "corpus.jsonl", out,
+                              ClaimTrainingOptions(epochs=1, limit=6), questions=questions, progress=False)
+    assert info["name"] == "minilm-l6-claim-question-cross-encoder"
+    assert info["trained_on"]["pairs"] == 8 and info["trained_on"]["scifact_pairs"] == 6  # --limit is per source
+    assert info["trained_on"]["questions"]["index_snapshot"] == "snap-1"
+    scorer = ClaimScorer(out)
+    assert trained_on_questions(scorer) and not trained_on_questions(PreferWord("x"))
+    assert scorer.score("Which bias was seen?", [RATIONALE]).shape == (1,)

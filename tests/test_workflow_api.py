@@ -92,6 +92,26 @@ def test_create_draft_quotes_verbatim_unverified_sentences(api: Api) -> None:
     assert draft["id"] in [d["id"] for d in api("rev", "GET", "/v1/drafts", params={"state": "draft"}).json()["drafts"]]
 
 
+def test_a_question_draft_says_when_the_cross_encoder_re_scored_it(api: Api) -> None:
+    summariser = api.client.app.state.engine.summariser  # type: ignore[attr-defined]
+    installed = summariser.claim_scorer
+    try:
+        summariser.claim_scorer = PreferWord("alcohol", questions=True)  # a graph trained on questions too
+        draft = api("lib", "POST", "/v1/drafts", json={"question": "How should hands be cleaned?",
+                                                        "max_sentences": 2}).json()
+        answer = api("lib", "POST", "/v1/summaries", json={"question": "How should hands be cleaned?"}).json()
+        summariser.claim_scorer = PreferWord("alcohol")  # trained on claims only: it leaves questions alone
+        plain = new_draft(api)
+    finally:
+        summariser.claim_scorer = installed
+    assert draft["claim"] is False and "re-scored by the cross-encoder trained on claims and questions" in (
+        draft["search"]["method"])
+    assert draft["search"]["sentence_scorer"]["name"] == f"{prior_name()} + cross-encoder"
+    assert answer["cross_encoded"] is True and answer["claim"] is False
+    assert "cross-encoder" not in plain["search"]["method"]
+    assert plain["search"]["sentence_scorer"]["name"] == prior_name()
+
+
 def test_a_claim_check_is_drafted_reviewed_released_and_exported_as_a_claim(api: Api) -> None:
     claim = "Alcohol-based hand rub is preferred for hand hygiene."
     summariser = api.client.app.state.engine.summariser  # type: ignore[attr-defined]
