@@ -126,7 +126,7 @@ class SummarySettings(BaseModel):
     )
     question_candidates: int = Field(
         10, ge=1, description="For a question, how many of the best candidates the cross-encoder reads when it was "
-        "trained on questions too: 10 add about 40 ms to a summary here (20: about 90 ms) and found as many answers "
+        "trained on questions too: 10 add about 35 ms to a summary here (20: about 90 ms) and found as many answers "
         "on dev questions (docs/quality.md, twelfth session)."
     )
     question_weight: float = Field(
@@ -138,7 +138,8 @@ class SummarySettings(BaseModel):
     question_source_kinds: tuple[str, ...] = Field(
         ("pdf",), description="For a question, the cross-encoder re-scores only when the document of the prior's best "
         "sentence is of one of these kinds, and then reads only that document's best candidates: it chooses the "
-        "sentence that states the answer, and the prior chooses the document. It was trained on questions about "
+        "sentence that states the answer, and the prior (with the source priority, when on) chooses the document. It "
+        "was trained on questions about "
         "full-text papers and guidelines; on PubMedQA's abstracts it lowered ROUGE-L (docs/quality.md, twelfth "
         "session). Empty: never."
     )

@@ -105,15 +105,12 @@ class Summariser:
         scores = self.scorer.score(candidates.features, FEATURE_NAMES)
         cross_encoded = claim
         if claim:
-            scores = self.claim_scores(request.question, candidates, scores)
-        else:
+            scores = self._with_priority(self.claim_scores(request.question, candidates, scores), candidates, priority)
+        else:  # the source priority first, so that it takes part in choosing the document the cross-encoder reads
+            scores = self._with_priority(scores, candidates, priority)
             rescored = self.question_scores(request.question, candidates, scores)
             if rescored is not None:
                 scores, cross_encoded = rescored, True
-        if priority is not None:  # the prior, on the 0..1 scale of the relevance that selection uses
-            spread = float(scores.max() - scores.min()) or 1.0
-            prior = priority.sentence_prior(reader)[candidates.ids]
-            scores = scores + (priority.weight * spread * prior).astype(scores.dtype)
         chosen = self.select(candidates, scores, request)
         sentences = reader.sentences([int(candidates.ids[i]) for i in chosen])
         by_id = {s.id: s for s in sentences}
@@ -129,6 +126,14 @@ class Summariser:
         return Summary(request.question, quoted, "answered", "", reader.snapshot_id,
                        candidates.retrieved_document_ids, query, described, priority is not None, claim,
                        cross_encoded=cross_encoded)
+
+    def _with_priority(self, scores: np.ndarray, candidates: Candidates, priority: SourcePriority | None) -> np.ndarray:
+        """``scores`` plus the source-priority prior, on the scale of their spread (unchanged without ``priority``)."""
+        if priority is None:
+            return scores
+        spread = float(scores.max() - scores.min()) or 1.0
+        prior = priority.sentence_prior(self.retriever.reader)[candidates.ids]
+        return scores + (priority.weight * spread * prior).astype(scores.dtype)
 
     @property
     def _question_scorer(self) -> PairScorer | None:
@@ -146,21 +151,30 @@ class Summariser:
         """Whether questions can be re-scored by the cross-encoder: one trained on questions is installed,
         ``question_weight`` > 0 and ``question_source_kinds`` is not empty (each question then also needs its best
         document to be of one of those kinds: ``question_scores``)."""
-        settings = self.settings
-        return (settings.question_weight > 0 and bool(settings.question_source_kinds)
-                and self._question_scorer is not None)
+        return self._question_reranker() is not None
 
-    def describe_ranking(self) -> dict[str, str]:
-        """What ranks a question's sentences, as saved questions record it: the sentence scorer's ``describe()``,
-        combined with the cross-encoder's graph and its weight when questions are re-scored."""
-        prior = self.scorer.describe()
-        question_scorer = self._question_scorer
-        if question_scorer is None or not self.reranks_questions:
-            return prior
-        graph = str(question_scorer.describe().get("graph_sha256", ""))
+    def _question_reranker(self) -> PairScorer | None:
+        """The cross-encoder that re-scores questions under the current settings, or ``None``."""
         settings = self.settings
-        mix = {"prior": prior, "cross_encoder_sha256": graph, "weight": settings.question_weight,
-               "candidates": settings.question_candidates, "source_kinds": list(settings.question_source_kinds)}
+        if settings.question_weight <= 0 or not settings.question_source_kinds:
+            return None
+        return self._question_scorer
+
+    def describe_ranking(self, cross_encoded: bool | None = None) -> dict[str, str]:
+        """What ranks a question's sentences, as drafts and saved questions record it: the sentence scorer's
+        ``describe()``, or, when the cross-encoder re-scores, a name and a digest of the prior's weights, the graph,
+        its weight, the candidate count and the document kinds. ``cross_encoded`` says whether it re-scored one
+        summary (``Summary.cross_encoded``); ``None`` describes the service: whether it can re-score questions, which
+        is what a saved question's rerun compares with its last run."""
+        prior = self.scorer.describe()
+        question_scorer = self._question_reranker()
+        if question_scorer is None or cross_encoded is False:
+            return prior
+        settings = self.settings
+        mix = {"prior_sha256": prior.get("weights_sha256", ""),
+               "cross_encoder_sha256": str(question_scorer.describe().get("graph_sha256", "")),
+               "weight": settings.question_weight, "candidates": settings.question_candidates,
+               "source_kinds": list(settings.question_source_kinds)}
         return {"name": f"{prior.get('name', 'prior')} + cross-encoder",
                 "weights_sha256": hashlib.sha256(json.dumps(mix, sort_keys=True).encode()).hexdigest()}
 
@@ -182,8 +196,8 @@ class Summariser:
         probability on the ``question_candidates`` best candidates by the prior *of the document of its best
         candidate*, when that document's kind is in ``question_source_kinds``; ``None`` (keep the prior) when
         the cross-encoder does not re-score this question (``reranks_questions``, the document's kind)."""
-        question_scorer = self._question_scorer
-        if question_scorer is None or not self.reranks_questions or not len(scores):
+        question_scorer = self._question_reranker()
+        if question_scorer is None or not len(scores):
             return None
         reader = self.retriever.reader
         docs = reader.sentence_doc[candidates.ids]

@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from models.claim_training import ClaimPair, QuestionPairs
-
 if TYPE_CHECKING:
     from evsum.summarizer import Summariser
+    from models.claim_training import ClaimPair, QuestionPairs
 
 #: Non-answer candidates per question, best by the prior first (the eleventh session's experiments used 10).
 DEFAULT_NEGATIVES = 10
@@ -34,6 +33,8 @@ DEFAULT_NEGATIVES = 10
 def question_pairs(question_files: Sequence[Path], summariser: Summariser,
                    negatives: int = DEFAULT_NEGATIVES) -> QuestionPairs:
     """``question_training_pairs`` with the files and the index snapshot they were drawn from."""
+    from models.claim_training import QuestionPairs
+
     pairs = question_training_pairs(question_files, summariser, negatives)
     return QuestionPairs(pairs, tuple(question_files), summariser.retriever.reader.snapshot_id, negatives)
 
@@ -50,6 +51,7 @@ def question_training_pairs(question_files: Sequence[Path], summariser: Summaris
     from eval.generic import sentence_matches
     from eval.gold import load_generic_files
     from evsum.features import FEATURE_NAMES
+    from models.claim_training import ClaimPair
 
     reader = summariser.retriever.reader
     pairs: list[ClaimPair] = []

@@ -32,8 +32,10 @@ class Evidence(Protocol):
         """The installed claim scorer's name and graph SHA-256 (provenance of a claim check), or ``None``."""
         ...
 
-    def sentence_scorer(self) -> dict[str, str]:
-        """The sentence scorer's name and weights SHA-256 (provenance of every summary)."""
+    def sentence_scorer(self, cross_encoded: bool | None = None) -> dict[str, str]:
+        """The sentence scorer's name and weights SHA-256 (provenance of every summary): with the question
+        cross-encoder when ``cross_encoded`` (one summary's ``Summary.cross_encoded``), or, with ``None``, when the
+        service re-scores questions (what a saved question's rerun compares)."""
         ...
 
     def sentence(self, sentence_id: int) -> tuple[Citation, str]:
@@ -67,10 +69,9 @@ class EngineEvidence:
         return self._engine.summariser.summarise(question, max_sentences, pico=pico, filters=filters,
                                                  priority=priority, claim=claim)
 
-    def sentence_scorer(self) -> dict[str, str]:
-        """What ranks a question's sentences: the sentence scorer, with the cross-encoder when it re-scores
-        questions (``Summariser.describe_ranking``)."""
-        return self._engine.summariser.describe_ranking()
+    def sentence_scorer(self, cross_encoded: bool | None = None) -> dict[str, str]:
+        """What ranks a question's sentences (``Summariser.describe_ranking``)."""
+        return self._engine.summariser.describe_ranking(cross_encoded)
 
     def claim_scorer(self) -> dict[str, str] | None:
         """The summariser's claim scorer, as its ``describe()`` names it."""

@@ -104,7 +104,8 @@ class Workflow:
                      if summary.source_priority else ""),
                   "claim": summary.claim,
                   **({"claim_scorer": evidence.claim_scorer()} if summary.claim else {}),
-                  "sentence_scorer": evidence.sentence_scorer(),
+                  # what ranked this draft: a claim's cross-encoder is recorded as its claim scorer, above
+                  "sentence_scorer": evidence.sentence_scorer(summary.cross_encoded and not summary.claim),
                   "retrieved_document_ids": list(summary.retrieved_document_ids),
                   "queries": [summary.query or question], "status": summary.status,
                   "source_priority": summary.source_priority}

@@ -42,7 +42,7 @@ class FakeEvidence:
         return Summary(question=question, sentences=chosen, status="answered", message="",
                        snapshot_id=self.snapshot_id, retrieved_document_ids=(DOC,), claim=claim)
 
-    def sentence_scorer(self) -> dict[str, str]:
+    def sentence_scorer(self, cross_encoded: bool | None = None) -> dict[str, str]:
         """A named fake sentence scorer (``self.sentence_scorer_id``: a test may swap it, as new weights would)."""
         return self.sentence_scorer_id
 

@@ -17,9 +17,12 @@ from servers import LiveServer
 from evsum.engine import Engine
 from evsum.errors import ClaimScorerUnavailableError
 from evsum.features import FEATURE_NAMES, Candidates
+from evsum.retrieval import SourcePriority
+from evsum.settings import SourcePrioritySettings
 from models.claim_scorer import CLAIM_SCORER_FILE, ClaimScorer, default_claim_scorer, trained_on_questions
 from models.encoders import HashEncoder
 from models.onnx_encoder import OnnxInt8Encoder
+from models.scorer import LinearScorer
 from service.app import create_app
 from ui.client import EvsumClient
 
@@ -258,9 +261,34 @@ def test_a_question_is_rescored_only_by_a_cross_encoder_trained_on_questions(has
         assert summariser.summarise(question, max_sentences=3).cross_encoded is False
     finally:
         summariser.settings.question_source_kinds = kinds
-    # Saved questions record the mix, so that a rerun knows when the cross-encoder or its weight changed.
+    # Saved questions record the mix, so that a rerun knows when the cross-encoder or its weight changed; a
+    # summary the cross-encoder did not re-score is described by the prior alone.
     ranking = summariser.describe_ranking()
-    assert ranking["name"].endswith("+ cross-encoder") and ranking["weights_sha256"] != prior_ranking["weights_sha256"]
+    assert ranking["name"] == f"{prior_ranking['name']} + cross-encoder"
+    assert ranking["weights_sha256"] != prior_ranking["weights_sha256"] and len(ranking["weights_sha256"]) == 64
+    assert summariser.describe_ranking(True) == ranking and summariser.describe_ranking(False) == prior_ranking
+    renamed = summariser.scorer
+    summariser.scorer = LinearScorer(renamed.weights, renamed.bias, name="renamed")  # type: ignore[attr-defined]
+    assert summariser.describe_ranking()["weights_sha256"] == ranking["weights_sha256"]  # a name is not a model
+    summariser.scorer = renamed
+    summariser.settings.question_candidates += 1
+    assert summariser.describe_ranking()["weights_sha256"] != ranking["weights_sha256"]
+    summariser.settings.question_candidates -= 1
+    # With the source priority on, the priority takes part in choosing the document the cross-encoder reads.
+    # Here the prior's best sentence is in a paper, and with the priority it is in a guideline.
+    priority = SourcePriority.of(SourcePrioritySettings(weight=1.0))
+    asked = "What HbA1c target is recommended for adults with diabetes?"
+    found = summariser.candidates(asked)
+    found_prior = summariser.scorer.score(found.features, FEATURE_NAMES)
+    found_docs = hash_engine.reader.sentence_doc[found.ids]
+    spread = float(found_prior.max() - found_prior.min())
+    adjusted = found_prior + priority.weight * spread * priority.sentence_prior(hash_engine.reader)[found.ids]
+    best_adjusted = int(found_docs[int(np.argmax(adjusted))])
+    assert best_adjusted != int(found_docs[int(np.argmax(found_prior))])
+    both.calls.clear()
+    summariser.summarise(asked, max_sentences=3, priority=priority)
+    read = {s.text: int(d) for s, d in zip(hash_engine.reader.sentences([int(i) for i in found.ids]), found_docs)}
+    assert {read[t] for t in both.calls[0][1]} == {best_adjusted}
     summariser.settings.question_weight = 0.0
     calls = len(both.calls)
     try:
@@ -310,3 +338,6 @@ def test_training_on_questions_too_makes_a_graph_that_says_so(tmp_path: Path) ->
     scorer = ClaimScorer(out)
     assert trained_on_questions(scorer) and not trained_on_questions(PreferWord("x"))
     assert scorer.score("Which bias was seen?", [RATIONALE]).shape == (1,)
+    for weight in (0.0, -1.0):
+        with pytest.raises(ValueError, match="question_weight"):
+            ClaimTrainingOptions(question_weight=weight)

@@ -276,9 +276,9 @@ def test_new_scorer_weights_rerun_a_saved_question_and_say_so(sample_index: Path
         saved = api("lib", "POST", "/v1/saved-questions", json={"question": "When should hands be cleaned?"})
         assert saved.status_code == 201, saved.text
         first = saved.json()["last_sentence_scorer"]
-        # What ranks questions: the prior, with the shipped cross-encoder when it was trained on questions too.
-        assert first == summariser.describe_ranking() and len(first["weights_sha256"]) == 64
-        assert first["name"].startswith(prior_name())
+        # What ranks questions: the prior with the shipped cross-encoder, which was trained on questions too.
+        assert summariser.reranks_questions and first == summariser.describe_ranking()
+        assert first["name"] == f"{prior_name()} + cross-encoder" and len(first["weights_sha256"]) == 64
         (run,) = api("lib", "POST", "/v1/recheck").json()["saved_questions"]
         assert run["sentence_scorer_changed_from"] is None
         summariser.scorer = LinearScorer({**PRIOR_WEIGHTS, "sentence_bm25": 0.4}, name="reweighted")

@@ -100,6 +100,8 @@ def test_a_question_draft_says_when_the_cross_encoder_re_scored_it(api: Api) -> 
         draft = api("lib", "POST", "/v1/drafts", json={"question": "How should hands be cleaned?",
                                                         "max_sentences": 2}).json()
         answer = api("lib", "POST", "/v1/summaries", json={"question": "How should hands be cleaned?"}).json()
+        claim = api("lib", "POST", "/v1/drafts", json={"question": "Alcohol hand rub is preferred.", "claim": True,
+                                                        "max_sentences": 2}).json()
         summariser.claim_scorer = PreferWord("alcohol")  # trained on claims only: it leaves questions alone
         plain = new_draft(api)
     finally:
@@ -108,6 +110,9 @@ def test_a_question_draft_says_when_the_cross_encoder_re_scored_it(api: Api) -> 
         draft["search"]["method"])
     assert draft["search"]["sentence_scorer"]["name"] == f"{prior_name()} + cross-encoder"
     assert answer["cross_encoded"] is True and answer["claim"] is False
+    # A claim check records the cross-encoder as its claim scorer, and the prior as its sentence scorer.
+    assert claim["search"]["claim_scorer"]["graph_sha256"] == "1" * 64
+    assert claim["search"]["sentence_scorer"]["name"] == prior_name()
     assert "cross-encoder" not in plain["search"]["method"]
     assert plain["search"]["sentence_scorer"]["name"] == prior_name()
 
