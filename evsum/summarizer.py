@@ -136,17 +136,6 @@ class Summariser:
         return scores + (priority.weight * spread * prior).astype(scores.dtype)
 
     @property
-    def _question_scorer(self) -> PairScorer | None:
-        """The cross-encoder when it was trained on questions too (a claim-only graph ranks answer sentences
-        worse than the prior); its description is read once per installed scorer."""
-        scorer = self.claim_scorer
-        if scorer is None:
-            return None
-        if self._reads_questions is None or self._reads_questions[0] is not scorer:
-            self._reads_questions = (scorer, trained_on_questions(scorer))
-        return scorer if self._reads_questions[1] else None
-
-    @property
     def reranks_questions(self) -> bool:
         """Whether questions can be re-scored by the cross-encoder: one trained on questions is installed,
         ``question_weight`` > 0 and ``question_source_kinds`` is not empty (each question then also needs its best
@@ -154,11 +143,15 @@ class Summariser:
         return self._question_reranker() is not None
 
     def _question_reranker(self) -> PairScorer | None:
-        """The cross-encoder that re-scores questions under the current settings, or ``None``."""
-        settings = self.settings
-        if settings.question_weight <= 0 or not settings.question_source_kinds:
+        """The cross-encoder that re-scores questions under the current settings, or ``None``. Only a graph
+        trained on questions too is used (a claim-only graph ranks answer sentences worse than the prior); its
+        description is read once per installed scorer."""
+        scorer = self.claim_scorer
+        if scorer is None or self.settings.question_weight <= 0 or not self.settings.question_source_kinds:
             return None
-        return self._question_scorer
+        if self._reads_questions is None or self._reads_questions[0] is not scorer:
+            self._reads_questions = (scorer, trained_on_questions(scorer))
+        return scorer if self._reads_questions[1] else None
 
     def describe_ranking(self, cross_encoded: bool | None = None) -> dict[str, str]:
         """What ranks a question's sentences, as drafts and saved questions record it: the sentence scorer's
