@@ -16,7 +16,8 @@ FILES = {"dev_questions.jsonl": "dq-", "dev_questions_2.jsonl": "dq2-", "dev_que
          "dev_questions_4.jsonl": "dq4-", "dev_questions_5.jsonl": "dq5-",
          "dev_questions_6.jsonl": "dq6-", "dev_questions_7.jsonl": "dq7-",
          "dev_questions_8.jsonl": "dq8-", "dev_questions_9.jsonl": "dq9-",
-         "dev_questions_10.jsonl": "dq10-", "dev_questions_11.jsonl": "dq11-"}
+         "dev_questions_10.jsonl": "dq10-", "dev_questions_11.jsonl": "dq11-",
+         "dev_questions_12.jsonl": "dq12-"}
 FIELDS = {"id", "question", "gold_sources", "gold_sentences", "gold_summary", "page", "kind"}
 
 
