@@ -59,7 +59,8 @@ def collect_candidates(
 ) -> Candidates:
     """Sentences of the top fused passages plus the top fused sentences, with features.
 
-    Only complete body sentences of at least ``min_words`` words are candidates.  When
+    Only complete body sentences of at least ``min_words`` words are candidates; the first part of a sentence
+    cut by a page break counts as complete, and both parts are counted for its words.  When
     ``document_ids`` (document row indices) is given, candidates are limited to them.
     """
     reader = retriever.reader
@@ -77,8 +78,8 @@ def collect_candidates(
     pool.update(sentences.ids[:candidate_sentences].tolist())
     ids = np.array(sorted(pool), dtype=np.int64)
     if len(ids):
-        keep = (reader.sentence_role[ids] == _BODY) & (reader.sentence_words[ids] >= min_words)
-        keep &= reader.sentence_complete[ids]
+        keep = (reader.sentence_role[ids] == _BODY) & (reader.unit_words(ids) >= min_words)
+        keep &= reader.sentence_complete[ids] | (reader.sentence_continuation[ids] >= 0)
         if document_ids is not None:
             keep &= np.isin(reader.sentence_doc[ids], list(document_ids))
         ids = ids[keep]

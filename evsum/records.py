@@ -173,12 +173,17 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SummarySentence:
-    """One sentence of an extractive summary, quoted verbatim with its citation."""
+    """One sentence of an extractive summary, quoted verbatim with its citation.
+
+    ``continues`` marks the first part of a sentence that a page break cut in two: the next quote of the summary
+    is its second part, cited to the next page.
+    """
 
     sentence_id: int
     text: str
     citation: Citation
     score: float
+    continues: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from evsum.features import FEATURE_NAMES, Candidates, collect_candidates
 from evsum.records import Pico, SearchFilters, Summary, SummarySentence
 from evsum.retrieval import HybridRetriever, SourcePriority
 from evsum.settings import SummarySettings
+from indexing.reader import IndexReader
 from models.claim_scorer import PairScorer, trained_on_questions
 from models.scorer import SentenceScorer
 
@@ -112,20 +113,24 @@ class Summariser:
             if rescored is not None:
                 scores, cross_encoded = rescored, True
         chosen = self.select(candidates, scores, request)
-        sentences = reader.sentences([int(candidates.ids[i]) for i in chosen])
-        by_id = {s.id: s for s in sentences}
-        quoted = tuple(
-            SummarySentence(
-                sentence_id=int(candidates.ids[i]),
-                text=by_id[int(candidates.ids[i])].text,
-                citation=reader.citation(by_id[int(candidates.ids[i])]),
-                score=float(scores[i]),
-            )
-            for i in self.reading_order(candidates, scores, chosen)
-        )
+        quoted = self.quotes(candidates, scores, self.reading_order(candidates, scores, chosen))
         return Summary(request.question, quoted, "answered", "", reader.snapshot_id,
                        candidates.retrieved_document_ids, query, described, priority is not None, claim,
                        cross_encoded=cross_encoded)
+
+    def quotes(self, candidates: Candidates, scores: np.ndarray, rows: list[int]) -> tuple[SummarySentence, ...]:
+        """The summary's quotes for the chosen candidate rows, in the order given: each row's sentence verbatim with
+        its citation, and both parts, each cited to its own page, of a sentence that a page break cut in two (the
+        first part marked ``continues``)."""
+        reader = self.retriever.reader
+        units = [reader.sentence_parts(int(candidates.ids[i])) for i in rows]
+        by_id = {s.id: s for s in reader.sentences(sorted({part for unit in units for part in unit}))}
+        return tuple(
+            SummarySentence(sentence_id=part, text=by_id[part].text, citation=reader.citation(by_id[part]),
+                            score=float(scores[i]), continues=n < len(unit) - 1)
+            for i, unit in zip(rows, units)
+            for n, part in enumerate(unit)
+        )
 
     def _with_priority(self, scores: np.ndarray, candidates: Candidates, priority: SourcePriority | None) -> np.ndarray:
         """``scores`` plus the source-priority prior, on the scale of their spread (unchanged without ``priority``)."""
@@ -205,17 +210,20 @@ class Summariser:
                       weight: float, top: np.ndarray) -> np.ndarray:
         """The prior scaled to 0..1, plus ``weight`` x the pair scorer's probability on the candidate rows ``top``."""
         combined = _minmax(scores)
-        texts = [s.text for s in self.retriever.reader.sentences([int(candidates.ids[i]) for i in top])]
+        texts = self.retriever.reader.unit_texts([int(candidates.ids[i]) for i in top])
         logits = pair_scorer.score(text, texts)
         combined[top] += np.float32(weight) / (1.0 + np.exp(-logits.astype(np.float32)))
         return combined
 
     def select(self, candidates: Candidates, scores: np.ndarray, request: SummaryRequest) -> list[int]:
-        """Maximal marginal relevance over candidate rows, within the budgets; returns row indices."""
+        """Maximal marginal relevance over candidate rows, within the budgets; returns row indices.
+
+        A sentence cut by a page break counts once, with the words of both parts, whichever part was scored."""
         reader = self.retriever.reader
         vectors = np.asarray(reader.sentence_vectors[candidates.ids], dtype=np.float32)
         docs = reader.sentence_doc[candidates.ids]
-        words = reader.sentence_words[candidates.ids]
+        words = reader.unit_words(candidates.ids)
+        partner_rows = _partner_rows(reader, candidates.ids)
         relevance = _minmax(scores)
         lam = self.settings.mmr_lambda
         chosen: list[int] = []
@@ -235,6 +243,7 @@ class Summariser:
             if chosen and used_words + int(words[best]) > request.max_words:
                 continue
             chosen.append(best)
+            available[partner_rows.get(best, [])] = False  # the other part of a sentence cut by a page break
             per_doc[docs[best]] += 1
             used_words += int(words[best])
             max_similarity = np.maximum(max_similarity, vectors @ vectors[best])
@@ -248,6 +257,16 @@ class Summariser:
             doc = int(docs[i])
             best_of_doc[doc] = max(best_of_doc.get(doc, -np.inf), float(scores[i]))
         return sorted(chosen, key=lambda i: (-best_of_doc[int(docs[i])], int(candidates.ids[i])))
+
+
+def _partner_rows(reader: IndexReader, ids: np.ndarray) -> dict[int, list[int]]:
+    """Candidate row -> the rows holding the other part of its sentence, for sentences cut by a page break."""
+    linked = np.flatnonzero((reader.sentence_continuation[ids] >= 0) | (reader.sentence_continued_from[ids] >= 0))
+    if not len(linked):
+        return {}
+    row_of = {int(sentence_id): row for row, sentence_id in enumerate(ids.tolist())}
+    return {int(row): [row_of[p] for p in reader.sentence_parts(int(ids[row])) if p in row_of and row_of[p] != row]
+            for row in linked}
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:

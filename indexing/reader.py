@@ -21,7 +21,14 @@ import numpy as np
 from evsum.errors import IndexNotReadyError, NotFoundError
 from evsum.records import Citation, Document, Page, Passage, Role, Sentence
 from evsum.text import bm25_tokenize
-from indexing.sentence_traits import TRAIT_NAMES, TRAITS_FILE, read_traits, save_traits, sentence_traits
+from indexing.sentence_traits import (
+    TRAIT_NAMES,
+    TRAITS_FILE,
+    SentenceRows,
+    read_traits,
+    save_traits,
+    sentence_traits,
+)
 from indexing.snapshot import (
     SnapshotInfo,
     connect_readonly,
@@ -102,8 +109,11 @@ class IndexReader:
         traits = read_traits(self.snapshot_dir / TRAITS_FILE, len(sentences))
         missing = [name for name in TRAIT_NAMES if name not in traits]
         if missing:  # a snapshot written before (some of) the traits were stored
-            rows = connection.execute("SELECT text, section FROM sentences ORDER BY id").fetchall()
-            traits.update(sentence_traits([r[0] for r in rows], [r[1] for r in rows], missing))
+            rows = connection.execute(
+                "SELECT text, section, page, role, document_id FROM sentences ORDER BY id").fetchall()
+            traits.update(sentence_traits(SentenceRows(
+                texts=[r[0] for r in rows], sections=[r[1] for r in rows], pages=[r[2] for r in rows],
+                roles=[r[3] for r in rows], documents=[r[4] for r in rows]), missing))
             try:  # once: the next start reads them (a read-only index computes them at each start)
                 save_traits(self.snapshot_dir / TRAITS_FILE, traits)
             except OSError as error:
@@ -115,6 +125,12 @@ class IndexReader:
         self.sentence_complete = traits["complete"]
         self.sentence_quantity = traits["quantity"]
         self.sentence_figure_reference = traits["figure_reference"]
+        #: For the first part of a sentence cut by a page break, the id of the part that finishes it, else -1;
+        #: ``sentence_continued_from`` is the reverse link.
+        self.sentence_continuation = traits["continuation"].astype(np.int64)
+        self.sentence_continued_from = np.full(len(sentences), -1, dtype=np.int64)
+        heads = np.flatnonzero(self.sentence_continuation >= 0)
+        self.sentence_continued_from[self.sentence_continuation[heads]] = heads
 
     def sentences_of_passages(self, passage_ids: np.ndarray) -> np.ndarray:
         """Ids of every sentence inside the given passages."""
@@ -175,6 +191,28 @@ class IndexReader:
     def sentences(self, ids: Sequence[int]) -> list[Sentence]:
         """Sentences by id, in the order asked."""
         return self._rows("sentences", ids, row_to_sentence)
+
+    def sentence_parts(self, sentence_id: int) -> tuple[int, ...]:
+        """The ids of the sentence a row belongs to, in reading order: the row alone, or both parts of a sentence
+        that a page break cut in two (``sentence_continuation``)."""
+        tail = int(self.sentence_continuation[sentence_id])
+        if tail >= 0:
+            return (sentence_id, tail)
+        head = int(self.sentence_continued_from[sentence_id])
+        return (head, sentence_id) if head >= 0 else (sentence_id,)
+
+    def unit_words(self, ids: np.ndarray) -> np.ndarray:
+        """Word counts of the whole sentences the rows belong to (both parts of a sentence cut by a page break)."""
+        partner = np.maximum(self.sentence_continuation[ids], self.sentence_continued_from[ids])
+        extra = np.where(partner >= 0, self.sentence_words[np.maximum(partner, 0)], 0)
+        return (self.sentence_words[ids] + extra).astype(np.int32)
+
+    def unit_texts(self, ids: Sequence[int]) -> list[str]:
+        """The text of the whole sentence each row belongs to: both parts joined by a space where a page break
+        cut it in two, the row's own text otherwise (what a model reading the sentence should see)."""
+        parts = [self.sentence_parts(int(i)) for i in ids]
+        texts = {s.id: s.text for s in self.sentences(sorted({p for unit in parts for p in unit}))}
+        return [" ".join(texts[p] for p in unit) for unit in parts]
 
     def _rows(self, table: str, ids: Sequence[int], convert: Any) -> list[Any]:
         wanted = [int(i) for i in ids]

@@ -2,7 +2,8 @@
 
 Word count, section category, whether the sentence has a number, a finding
 cue or a stated quantity (``evsum.answer_type``), whether it points to a figure
-or table (``evsum.text.cites_figure``), and whether it ends like a finished sentence.  The snapshot writer stores
+or table (``evsum.text.cites_figure``), whether it ends like a finished sentence, and which sentence
+finishes it when a page break cut it in two (``page_break_continuations``).  The snapshot writer stores
 them as ``sentence_traits.npz`` beside ``meta.sqlite``, so opening an index
 reads a few small arrays instead of running regular expressions over every
 sentence (that took most of the cold start at 100k passages).  For snapshots
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -29,7 +31,7 @@ from indexing.durable import replace_atomically
 TRAITS_FILE = "sentence_traits.npz"
 #: The arrays of ``TRAITS_FILE``; those an older snapshot lacks are computed at load and written back.
 TRAIT_NAMES: tuple[str, ...] = ("words", "section", "has_number", "finding_cue", "complete", "quantity",
-                                "figure_reference")
+                                "figure_reference", "continuation")
 
 #: Section categories used as scorer features, matched on the section heading text.
 SECTION_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -49,6 +51,14 @@ _COMPLETE_END = re.compile(r"[.!?][)\]\"'’”]*(\s*\[[0-9,;\s–-]+\])?\.?$")
 #: that can be quoted on its own when it has at least this many words (shorter ones are mostly list fragments).
 _CLAUSE_END = re.compile(r";$")
 CLAUSE_MIN_WORDS = 8
+#: How a sentence cut by a page break ends: a hyphen, comma or opening bracket, or a word that cannot end one.
+_RUNS_ON = re.compile(
+    r"(?:[-,(/–]|\b(?:a|an|the|of|and|or|nor|to|in|into|for|with|by|on|at|from|as|than|that|which|who|whose|"
+    r"is|are|was|were|be|been|not|but|between|per|its|their|our|this|these|such|including|both|either))$"
+)
+#: Roles that may stand between the two parts of a sentence cut by a page break (a caption or table placed
+#: at the top of the next page); any other sentence in between (a heading) means the text does not run on.
+_BETWEEN_PARTS = frozenset({"caption", "table"})
 
 
 #: The regular expressions each trait is computed with: their fingerprint is stored beside the trait.
@@ -60,7 +70,21 @@ _DEFINITIONS: dict[str, tuple[str, ...]] = {
     "complete": (_COMPLETE_END.pattern, _CLAUSE_END.pattern, f"clause_min_words={CLAUSE_MIN_WORDS}", WORD_PATTERN),
     "quantity": QUANTITY_PATTERNS,
     "figure_reference": (FIGURE_REFERENCE.pattern,),
+    "continuation": (_RUNS_ON.pattern, *sorted(_BETWEEN_PARTS), _COMPLETE_END.pattern, _CLAUSE_END.pattern,
+                     "head incomplete, tail complete, tail on the next page, lower-case tail or run-on head"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceRows:
+    """What the traits are computed from: the text, section, page, role and document of every sentence of a
+    snapshot, in id order (row i = sentence i)."""
+
+    texts: Sequence[str]
+    sections: Sequence[str | None]
+    pages: Sequence[int]
+    roles: Sequence[str]
+    documents: Sequence[str]
 
 
 def trait_fingerprint(name: str) -> str:
@@ -85,6 +109,33 @@ def is_complete_sentence(text: str) -> bool:
     return bool(_CLAUSE_END.search(stripped)) and word_count(stripped) >= CLAUSE_MIN_WORDS
 
 
+def page_break_continuations(rows: SentenceRows) -> np.ndarray:
+    """For each sentence, the id of the sentence that finishes it across a page break, else -1.
+
+    A body sentence that does not end like a finished sentence on one page, followed (past any caption or table)
+    by the document's next body sentence at the top of the next page, is one sentence cut in two when that next
+    one is complete and starts in lower case, or the first part ends on a hyphen, comma or a word no sentence
+    ends with ("... recommended by the CDC and the World Health Organization (WHO)" / "because of its activity
+    against ..."). The parser joins blocks cut by columns within a page, never across pages; the summariser
+    quotes both parts together.
+    """
+    texts, pages, roles, documents = rows.texts, rows.pages, rows.roles, rows.documents
+    result = np.full(len(texts), -1, dtype=np.int64)
+    for head in range(len(texts)):
+        if roles[head] != "body" or is_complete_sentence(texts[head]):
+            continue
+        tail = head + 1
+        while tail < len(texts) and documents[tail] == documents[head] and roles[tail] in _BETWEEN_PARTS:
+            tail += 1
+        if (tail >= len(texts) or documents[tail] != documents[head] or roles[tail] != "body"
+                or pages[tail] != pages[head] + 1):
+            continue
+        first, last = texts[tail].lstrip()[:1], texts[head].rstrip()
+        if is_complete_sentence(texts[tail]) and (first.islower() or _RUNS_ON.search(last)):
+            result[head] = tail
+    return result
+
+
 def section_category(section: str | None) -> int:
     """1-based index into ``SECTION_CATEGORIES`` for a section heading, 0 when none matches."""
     if section:
@@ -94,12 +145,12 @@ def section_category(section: str | None) -> int:
     return 0
 
 
-def sentence_traits(texts: Sequence[str], sections: Sequence[str | None],
-                    names: Sequence[str] = TRAIT_NAMES) -> dict[str, np.ndarray]:
+def sentence_traits(rows: SentenceRows, names: Sequence[str] = TRAIT_NAMES) -> dict[str, np.ndarray]:
     """The trait arrays of sentences (row i = sentence i), keyed as stored in ``TRAITS_FILE``.
 
     ``names`` limits the work to some traits (a snapshot that stored all but a newer one).
     """
+    texts, sections = rows.texts, rows.sections
     compute: dict[str, Callable[[], np.ndarray]] = {
         "words": lambda: np.array([word_count(t) for t in texts], dtype=np.int32),
         "section": lambda: np.array([section_category(s) for s in sections], dtype=np.int8),
@@ -108,13 +159,14 @@ def sentence_traits(texts: Sequence[str], sections: Sequence[str | None],
         "complete": lambda: np.array([is_complete_sentence(t) for t in texts], dtype=bool),
         "quantity": lambda: np.array([states_quantity(t) for t in texts], dtype=bool),
         "figure_reference": lambda: np.array([cites_figure(t) for t in texts], dtype=bool),
+        "continuation": lambda: page_break_continuations(rows),
     }
     return {name: compute[name]() for name in names}
 
 
-def write_traits(path: Path, texts: Sequence[str], sections: Sequence[str | None]) -> None:
+def write_traits(path: Path, rows: SentenceRows) -> None:
     """Compute and store the traits of every sentence of a snapshot."""
-    save_traits(path, sentence_traits(texts, sections))
+    save_traits(path, sentence_traits(rows))
 
 
 def save_traits(path: Path, traits: Mapping[str, np.ndarray]) -> None:

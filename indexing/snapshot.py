@@ -36,7 +36,7 @@ import numpy as np
 from evsum.records import DocType, Document, LineBox, Page, Passage, Role, Sentence, SourceInfo
 from indexing.abbreviations import document_definitions, search_texts
 from indexing.durable import fsync_dir, replace_atomically
-from indexing.sentence_traits import TRAITS_FILE, write_traits
+from indexing.sentence_traits import TRAITS_FILE, SentenceRows, write_traits
 from indexing.vectors import build_index, vector_dtype
 
 CURRENT_FILE = "CURRENT"
@@ -200,8 +200,10 @@ def write_snapshot(index_dir: Path, contents: list[DocumentContent], encoder: st
         passage_texts, sentence_texts = _bm25_texts(contents)
         _write_bm25(staging / "bm25_passages", passage_texts)
         _write_bm25(staging / "bm25_sentences", sentence_texts)
-        write_traits(staging / TRAITS_FILE, [s.text for c in contents for s in c.sentences],
-                     [s.section for c in contents for s in c.sentences])
+        every = [s for c in contents for s in c.sentences]
+        write_traits(staging / TRAITS_FILE, SentenceRows(
+            texts=[s.text for s in every], sections=[s.section for s in every], pages=[s.page for s in every],
+            roles=[str(s.role) for s in every], documents=[s.document_id for s in every]))
         (staging / SNAPSHOT_INFO).write_text(json.dumps(dataclasses.asdict(info), indent=2), encoding="utf-8")
         for path in staging.rglob("*"):
             if path.is_file():

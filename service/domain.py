@@ -114,6 +114,7 @@ class DraftSentence:
     sentence_id: int | None = None  # the index sentence id, when known
     edited_text: str | None = None
     note: str | None = None
+    continues: bool = False  # the first part of a sentence cut by a page break: the next sentence is its end
 
     @property
     def edited(self) -> bool:
@@ -246,6 +247,7 @@ def sentence_snapshot(sentence: DraftSentence) -> dict[str, Any]:
         "id": sentence.key, "text": sentence.text, "source_text": sentence.source_text,
         "edited": sentence.edited, "edited_text": sentence.edited_text, "status": str(sentence.status),
         "origin": sentence.origin, "sentence_id": sentence.sentence_id, "note": sentence.note,
+        "continues": sentence.continues,
         "citation": {"document_id": c.document_id, "title": c.title, "page": c.page, "char_start": c.char_start,
                      "char_end": c.char_end, "section": c.section, "source_path": c.source_path,
                      "doc_type": c.doc_type},

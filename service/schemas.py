@@ -98,6 +98,8 @@ class SummarySentenceOut(BaseModel):
     text: str
     score: float
     citation: CitationOut
+    continues: bool = Field(False, description="True for the first part of a sentence that a page break cut in "
+                            "two: the next quote is its second part, cited to the next page.")
 
 
 class SummaryOut(BaseModel):
@@ -136,7 +138,8 @@ class SummaryOut(BaseModel):
             query=summary.query or summary.question, filters=dict(summary.filters),
             source_priority=summary.source_priority, claim=summary.claim, cross_encoded=summary.cross_encoded,
             sentences=[SummarySentenceOut(sentence_id=s.sentence_id, text=s.text, score=s.score,
-                                          citation=CitationOut.of(s.citation)) for s in summary.sentences],
+                                          citation=CitationOut.of(s.citation), continues=s.continues)
+                       for s in summary.sentences],
         )
 
 

@@ -94,7 +94,8 @@ class Workflow:
                                      priority=priority, claim=claim)
         now = utcnow()
         sentences = tuple(
-            DraftSentence(key=i + 1, citation=s.citation, source_text=s.text, sentence_id=s.sentence_id)
+            DraftSentence(key=i + 1, citation=s.citation, source_text=s.text, sentence_id=s.sentence_id,
+                          continues=s.continues)
             for i, s in enumerate(summary.sentences))
         search = {"snapshot_id": summary.snapshot_id, "searched_at": now.isoformat(), "searched_by": who.name,
                   "filters": {"max_sentences": max_sentences, **summary.filters},

@@ -141,6 +141,8 @@ class SentenceOut(BaseModel):
     sentence_id: int | None
     note: str | None
     citation: CitationOut
+    continues: bool = Field(False, description="True for the first part of a sentence that a page break cut in "
+                            "two: the next sentence of the draft is its end, cited to the next page.")
 
     @classmethod
     def of(cls, sentence: DraftSentence) -> SentenceOut:

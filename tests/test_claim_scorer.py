@@ -59,7 +59,8 @@ def test_a_claim_is_rescored_by_the_claim_scorer_and_marked(hash_engine: Engine)
     candidates = summariser.candidates(claim)
     prior = summariser.scorer.score(candidates.features, FEATURE_NAMES)
     top = np.argsort(-prior, kind="stable")[:summariser.settings.claim_candidates]
-    expected = [s.text for s in hash_engine.reader.sentences([int(candidates.ids[i]) for i in top])]
+    # The cross-encoder reads whole sentences: both parts of one that a page break cut in two.
+    expected = hash_engine.reader.unit_texts([int(candidates.ids[i]) for i in top])
     assert fake.calls[0][1] == expected and len(expected) == summariser.settings.claim_candidates
     # ... and the sentence it prefers is quoted first, whatever the prior thought of it.
     assert any("alcohol" in s.lower() for s in expected)
@@ -240,8 +241,7 @@ def test_a_question_is_rescored_only_by_a_cross_encoder_trained_on_questions(has
     same = np.flatnonzero(docs == docs[int(np.argmax(prior))])
     top = same[np.argsort(-prior[same], kind="stable")][:summariser.settings.question_candidates]
     assert 1 < len(top) <= summariser.settings.question_candidates and len(set(docs[top])) == 1
-    assert both.calls[0] == (question, [s.text for s in hash_engine.reader.sentences(
-        [int(candidates.ids[i]) for i in top])])
+    assert both.calls[0] == (question, hash_engine.reader.unit_texts([int(candidates.ids[i]) for i in top]))
     # The mix is the prior scaled to 0..1 plus question_weight x the probability, on those candidates only.
     mixed = summariser.question_scores(question, candidates, prior)
     assert mixed is not None

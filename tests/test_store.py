@@ -15,7 +15,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from evsum.errors import ConflictError, PermissionDeniedError
-from service.domain import AuditAction, AuditEntry, Principal, Role, SentenceStatus
+from evsum.records import Summary
+from service.domain import AuditAction, AuditEntry, Principal, Role, SentenceStatus, draft_snapshot
 from service.editing import DraftChange, SentenceAddition, SentenceChange
 from service.store.database import current_revision, migrate
 from service.store.sql import SqlAuditLog, SqlStore, hash_key
@@ -92,7 +93,7 @@ def test_migrations_are_idempotent_and_match_the_models(store: SqlStore) -> None
     from service.store.models import Base
 
     migrate(store.engine)
-    assert current_revision(store.engine) == "0005"
+    assert current_revision(store.engine) == "0006"
     with store.engine.connect() as connection:
         diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert [d for d in diffs if d[0] != "remove_table"] == []
@@ -112,7 +113,7 @@ def test_upgrading_to_0003_keeps_saved_questions_as_questions(store: SqlStore) -
             "VALUES ('hand rub or soap?', '{}', 'lib', '2026-11-25 10:00:00', '{\"ids\": []}')"))
     assert current_revision(store.engine) == "0002"
     migrate(store.engine)
-    assert current_revision(store.engine) == "0005"
+    assert current_revision(store.engine) == "0006"
     (saved,) = store.recheck.saved_questions()
     assert saved.question == "hand rub or soap?" and saved.claim is False and saved.last_claim_scorer is None
 
@@ -130,13 +131,47 @@ def test_upgrading_to_0004_keeps_saved_claim_checks_without_a_recorded_scorer(st
             "INSERT INTO saved_questions (question, filters, owner, created_at, cited_document_ids, claim) "
             "VALUES ('Rub beats soap.', '{}', 'lib', '2026-11-26 10:00:00', '{\"ids\": [\"doc-1\"]}', true)"))
     migrate(store.engine)
-    assert current_revision(store.engine) == "0005"
+    assert current_revision(store.engine) == "0006"
     (saved,) = store.recheck.saved_questions()
     assert saved.claim is True and saved.cited_document_ids == ("doc-1",) and saved.last_claim_scorer is None
     assert saved.last_sentence_scorer is None  # unknown: the first rerun records it and is not called a change
     stored = store.recheck.record_run(saved.id, "snap-2", ("doc-1",), [], "system",
                                       {"name": "claim-ce", "graph_sha256": "ab" * 32})
     assert stored.last_claim_scorer == {"name": "claim-ce", "graph_sha256": "ab" * 32}
+
+
+class _PageBreakEvidence(FakeEvidence):
+    """Its first quote is the first part of a sentence cut by a page break (the summariser's ``continues``)."""
+
+    def summarise(self, *args: object, **kwargs: object) -> Summary:  # type: ignore[override]
+        summary = super().summarise(*args, **kwargs)  # type: ignore[arg-type]
+        first, *rest = summary.sentences
+        return replace(summary, sentences=(replace(first, continues=True), *rest))
+
+
+def test_a_sentence_cut_by_a_page_break_stays_tied_to_its_end_in_the_store(workflow: Workflow,
+                                                                          store: SqlStore) -> None:
+    draft = workflow.create_draft(LIB, "Does hand hygiene prevent infection?", 2, _PageBreakEvidence())
+    assert [s.continues for s in draft.sentences] == [True, False]
+    stored = store.get_draft(draft.id)
+    assert [s.continues for s in stored.sentences] == [True, False]
+    assert [s["continues"] for s in draft_snapshot(stored)["sentences"]] == [True, False]
+
+
+def test_upgrading_to_0006_keeps_draft_sentences_as_whole_sentences(store: SqlStore, workflow: Workflow) -> None:
+    from alembic import command
+
+    from service.store.database import alembic_config
+
+    draft = workflow.create_draft(LIB, "q", 2, FakeEvidence())
+    config = alembic_config()
+    with store.engine.begin() as connection:  # back to 0005, which had no flag
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    assert current_revision(store.engine) == "0005"
+    migrate(store.engine)
+    assert current_revision(store.engine) == "0006"
+    assert [s.continues for s in store.get_draft(draft.id).sentences] == [False, False]
 
 
 def test_full_workflow_with_versions_and_releases(workflow: Workflow) -> None:

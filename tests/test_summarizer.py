@@ -36,7 +36,8 @@ def test_rrf_fuses_by_reciprocal_rank() -> None:
 def test_topic_questions_get_verbatim_cited_sentences(engine: Engine, question: str,
                                                       expected_words: list[str]) -> None:
     summary = engine.summariser.summarise(question, max_sentences=3)
-    assert summary.status == "answered" and 1 <= len(summary.sentences) <= 3
+    # The budget counts sentences: both parts of one that a page break cut in two count once.
+    assert summary.status == "answered" and 1 <= sum(not s.continues for s in summary.sentences) <= 3
     for sentence in summary.sentences:
         page = engine.reader.page(sentence.citation.document_id, sentence.citation.page)
         assert page.text[sentence.citation.char_start : sentence.citation.char_end] == sentence.text

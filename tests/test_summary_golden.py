@@ -34,7 +34,8 @@ def _summaries(engine: Engine) -> list[dict[str, object]]:
             "question": question,
             "status": summary.status,
             "sentences": [{"text": s.text, "document": Path(s.citation.source_path).name, "page": s.citation.page,
-                           "char_start": s.citation.char_start, "char_end": s.citation.char_end}
+                           "char_start": s.citation.char_start, "char_end": s.citation.char_end,
+                           **({"continues": True} if s.continues else {})}
                           for s in summary.sentences],
         })
     return out

@@ -80,12 +80,14 @@ PAGE_IMAGE_ZOOM = 1.5
 
 @dataclass(frozen=True, slots=True)
 class UISentence:
-    """One summary sentence, quoted verbatim, with its citation."""
+    """One summary sentence, quoted verbatim, with its citation; ``continues`` marks the first part of a sentence
+    that a page break cut in two (the next sentence is its second part)."""
 
     sentence_id: int
     text: str
     score: float
     citation: UICitation
+    continues: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ class FakeWorkflowMixin:
         summary = self.summarise(question, max_sentences, options, claim=claim)
         self._record("create_draft", question, max_sentences, *(("claim",) if claim else ()))
         sentences = tuple(UIDraftSentence(id=i + 1, text=s.text, source_text=s.text, status="unverified",
-                                          citation=s.citation, sentence_id=s.sentence_id)
+                                          citation=s.citation, sentence_id=s.sentence_id, continues=s.continues)
                           for i, s in enumerate(summary.sentences))
         draft = UIDraft(id=len(self.drafts_by_id) + 1, version=1, state="draft", question=question, author=self.user,
                         snapshot_id=summary.snapshot_id, sentences=sentences, claim=claim)

@@ -28,6 +28,7 @@ class UIDraftSentence:
     origin: str = "machine"
     sentence_id: int | None = None
     note: str | None = None
+    continues: bool = False  # the first part of a sentence cut by a page break: the next sentence is its end
 
 
 @dataclass(frozen=True, slots=True)

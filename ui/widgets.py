@@ -100,6 +100,8 @@ def source_view(client: ApiClient, sentence: UIDraftSentence) -> None:
     """The cited page with the span highlighted: the PDF page image when there is one, else the text."""
     c = sentence.citation
     st.caption(f"{c.title} — page {c.page}, characters {c.char_start}–{c.char_end}")
+    if sentence.continues:
+        st.caption(f"The sentence runs on past page {c.page}: its end is the next sentence of the draft.")
     if sentence.edited:
         st.markdown(f"**Verbatim source:** {fmt.escape_markdown(sentence.source_text)}")
     try:

@@ -134,6 +134,8 @@ class SentenceRow(Base):
     source_text: Mapped[str] = mapped_column(Text)
     edited_text: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+    # The first part of a sentence cut by a page break (added in revision 0006).
+    continues: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class DraftVersionRow(Base):

@@ -349,8 +349,7 @@ def _sentence_row(draft_id: int, position: int, s: DraftSentence) -> SentenceRow
                        sentence_id=s.sentence_id, document_id=c.document_id, title=c.title, page=c.page,
                        char_start=c.char_start, char_end=c.char_end, section=c.section,
                        source_path=c.source_path, doc_type=c.doc_type, source_text=s.source_text,
-                       edited_text=s.edited_text,
-                       note=s.note)
+                       edited_text=s.edited_text, note=s.note, continues=s.continues)
 
 
 def _to_sentence(row: SentenceRow) -> DraftSentence:
@@ -359,7 +358,7 @@ def _to_sentence(row: SentenceRow) -> DraftSentence:
                         doc_type=row.doc_type)
     return DraftSentence(key=row.key, citation=citation, source_text=row.source_text,
                          status=SentenceStatus(row.status), origin=row.origin, sentence_id=row.sentence_id,
-                         edited_text=row.edited_text, note=row.note)
+                         edited_text=row.edited_text, note=row.note, continues=bool(row.continues))
 
 
 def _to_release(row: ReleaseRow, withdrawal: WithdrawalRow | None) -> Release:

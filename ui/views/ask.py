@@ -117,6 +117,8 @@ def show_summary(client: ApiClient, result: AskResult, summary: UISummary) -> No
     for index, (sentence, number) in enumerate(zip(summary.sentences, numbers, strict=True)):
         with st.container(border=True):
             st.markdown(f"{fmt.escape_markdown(sentence.text)} **{fmt.citation_marker(number)}**")
+            if sentence.continues:
+                st.caption(f"The sentence runs on past page {sentence.citation.page}: its end is the next quote.")
             badge = source_badge(sentence.citation)
             if badge:
                 st.caption(f"Source type: {badge}")

@@ -1,0 +1,101 @@
+"""Sentences cut in two by a page break: found at index time, quoted whole, each part cited to its own page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_settings
+
+from evsum.engine import Engine
+from indexing.reader import IndexReader
+from indexing.sentence_traits import SentenceRows, page_break_continuations
+from models.encoders import MiniLMEncoder
+
+
+def _rows(*sentences: tuple[str, int, str], document: str = "d") -> SentenceRows:
+    texts, pages, roles = zip(*sentences)
+    return SentenceRows(texts=list(texts), sections=[None] * len(texts), pages=list(pages), roles=list(roles),
+                        documents=[document] * len(texts))
+
+
+@pytest.mark.parametrize("sentences, expected", [
+    # A lower-case start on the next page finishes an unfinished sentence.
+    ((("Hand rub is recommended by the WHO", 8, "body"), ("because of its activity against bacteria.", 9, "body")),
+     [1, -1]),
+    # The first part ends on a word no sentence ends with; the second starts with an acronym.
+    ((("Most infections followed the", 3, "body"), ("COVID-19 pandemic in most regions.", 4, "body")), [1, -1]),
+    # A caption placed at the top of the next page stands between the two parts.
+    ((("Doses were lowered for patients with", 3, "body"), ("Figure 2. Doses.", 4, "caption"),
+      ("renal impairment in both arms.", 4, "body")), [2, -1, -1]),
+    # A finished sentence is not continued, even by a lower-case start.
+    ((("The trial ended early.", 3, "body"), ("and then more text followed.", 4, "body")), [-1, -1]),
+    # A heading in between: the text does not run on.
+    ((("Doses were lowered for patients with", 3, "body"), ("Results", 4, "heading"),
+      ("renal impairment in both arms.", 4, "body")), [-1, -1, -1]),
+    # Two pages apart, or on the same page (the parser already joins column breaks): no link.
+    ((("Doses were lowered for patients with", 3, "body"), ("renal impairment in both arms.", 5, "body")), [-1, -1]),
+    ((("Doses were lowered for patients with", 3, "body"), ("renal impairment in both arms.", 3, "body")), [-1, -1]),
+    # The second part must finish the sentence, and a capitalised start after a full word is a new one.
+    ((("Doses were lowered for patients with", 3, "body"), ("renal impairment in both arms", 4, "body")), [-1, -1]),
+    ((("Table of contents and summary", 3, "body"), ("Background of the programme.", 4, "body")), [-1, -1]),
+])
+def test_page_break_continuations_link_the_two_parts_of_one_sentence(
+        sentences: tuple[tuple[str, int, str], ...], expected: list[int]) -> None:
+    assert page_break_continuations(_rows(*sentences)).tolist() == expected
+
+
+def test_continuations_never_cross_documents() -> None:
+    rows = SentenceRows(texts=["Doses were lowered for patients with", "renal impairment in both arms."],
+                        sections=[None, None], pages=[3, 4], roles=["body", "body"], documents=["a", "b"])
+    assert page_break_continuations(rows).tolist() == [-1, -1]
+
+
+def test_the_real_cdc_guide_has_its_page_8_sentence_linked_to_its_end_on_page_9(sample_index: Path) -> None:
+    reader = IndexReader.open(sample_index)
+    heads = np.flatnonzero(reader.sentence_continuation >= 0)
+    assert len(heads) > 0
+    by_text = {s.text: s for s in reader.sentences(heads.tolist())}
+    head = next(s for text, s in by_text.items() if text.endswith("the World Health Organization (WHO)"))
+    tail_id = int(reader.sentence_continuation[head.id])
+    (tail,) = reader.sentences([tail_id])
+    assert (head.page, tail.page) == (8, 9) and tail.text.startswith("because of its activity against")
+    assert reader.sentence_parts(head.id) == reader.sentence_parts(tail_id) == (head.id, tail_id)
+    assert int(reader.sentence_continued_from[tail_id]) == head.id
+    assert reader.unit_texts([tail_id]) == [f"{head.text} {tail.text}"]
+    words = reader.unit_words(np.array([head.id, tail_id]))
+    assert words.tolist() == [int(reader.sentence_words[head.id] + reader.sentence_words[tail_id])] * 2
+    # The first part is no longer a fragment that can never be quoted: it is a candidate like a finished sentence.
+    assert not reader.sentence_complete[head.id]
+
+
+@pytest.fixture(scope="module")
+def engine(minilm_index: Path, minilm_encoder: MiniLMEncoder) -> Engine:
+    return Engine.load(make_settings(minilm_index, "minilm"), encoder=minilm_encoder)
+
+
+def test_a_sentence_cut_by_a_page_break_is_quoted_whole_with_a_citation_for_each_page(engine: Engine) -> None:
+    summary = engine.summariser.summarise(
+        "Why is alcohol-based hand rub the preferred method of hand hygiene in healthcare settings?", max_sentences=3)
+    texts = [s.text for s in summary.sentences]
+    tail = next(i for i, text in enumerate(texts) if text.startswith("because of its activity against"))
+    head, end = summary.sentences[tail - 1], summary.sentences[tail]
+    assert head.continues and not end.continues
+    assert head.text.endswith("(WHO)") and (head.citation.page, end.citation.page) == (8, 9)
+    for part in (head, end):
+        page = engine.reader.page(part.citation.document_id, part.citation.page)
+        assert page.text[part.citation.char_start:part.citation.char_end] == part.text
+    # The budget counts sentences, not parts; no part is quoted twice.
+    assert sum(not s.continues for s in summary.sentences) <= 3
+    assert len({s.sentence_id for s in summary.sentences}) == len(summary.sentences)
+
+
+def test_the_api_says_which_quote_runs_on_into_the_next(engine: Engine) -> None:
+    from service.schemas import SummaryOut
+
+    summary = engine.summariser.summarise(
+        "Why is alcohol-based hand rub the preferred method of hand hygiene in healthcare settings?", max_sentences=3)
+    out = SummaryOut.of(summary)
+    assert [s.continues for s in out.sentences] == [s.continues for s in summary.sentences]
+    assert any(s.continues for s in out.sentences)
