@@ -101,6 +101,12 @@ class SummarySettings(BaseModel):
     mmr_lambda: float = Field(
         0.75, ge=0.0, le=1.0, description="MMR trade-off: 1.0 relevance only, 0.0 diversity only."
     )
+    aim_penalty: float = Field(
+        0.1, ge=0.0, le=1.0, description="Subtracted from the 0..1-scaled relevance of a sentence that states what a "
+        "study set out to do ('Here, we investigated ...', 'To determine whether ...') rather than what it found "
+        "(indexing.sentence_traits). 0.1 to 0.4 gave the same dev figures; 0 turns it off (docs/quality.md, "
+        "thirteenth session)."
+    )
     max_redundancy: float = Field(
         0.9, ge=0.0, le=1.0, description="Drop a sentence whose cosine to a chosen one exceeds this."
     )

@@ -224,7 +224,8 @@ class Summariser:
         docs = reader.sentence_doc[candidates.ids]
         words = reader.unit_words(candidates.ids)
         partner_rows = _partner_rows(reader, candidates.ids)
-        relevance = _minmax(scores)
+        aims = reader.sentence_aim_statement[candidates.ids]
+        relevance = _minmax(scores) - np.float32(self.settings.aim_penalty) * aims
         lam = self.settings.mmr_lambda
         chosen: list[int] = []
         per_doc = np.zeros(int(docs.max()) + 1 if len(docs) else 1, dtype=np.int32)

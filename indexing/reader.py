@@ -125,6 +125,7 @@ class IndexReader:
         self.sentence_complete = traits["complete"]
         self.sentence_quantity = traits["quantity"]
         self.sentence_figure_reference = traits["figure_reference"]
+        self.sentence_aim_statement = traits["aim_statement"]
         #: For the first part of a sentence cut by a page break, the id of the part that finishes it, else -1;
         #: ``sentence_continued_from`` is the reverse link.
         self.sentence_continuation = traits["continuation"].astype(np.int64)

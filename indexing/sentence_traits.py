@@ -31,7 +31,7 @@ from indexing.durable import replace_atomically
 TRAITS_FILE = "sentence_traits.npz"
 #: The arrays of ``TRAITS_FILE``; those an older snapshot lacks are computed at load and written back.
 TRAIT_NAMES: tuple[str, ...] = ("words", "section", "has_number", "finding_cue", "complete", "quantity",
-                                "figure_reference", "continuation")
+                                "figure_reference", "continuation", "aim_statement")
 
 #: Section categories used as scorer features, matched on the section heading text.
 SECTION_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -51,6 +51,20 @@ _COMPLETE_END = re.compile(r"[.!?][)\]\"'’”]*(\s*\[[0-9,;\s–-]+\])?\.?$")
 #: that can be quoted on its own when it has at least this many words (shorter ones are mostly list fragments).
 _CLAUSE_END = re.compile(r";$")
 CLAUSE_MIN_WORDS = 8
+#: A sentence that states what a study set out to do, or how, rather than what it found.
+_AIM_STATEMENT = re.compile(
+    r"^(?:(?:Here|In this (?:study|work|paper|report|article)|In the (?:present|current) (?:study|work)),? we "
+    r"(?:investigated|examined|analy[sz]ed|asked|sought|set out|aimed|explored|studied|tested|focus(?:ed)?|used|"
+    r"employed|performed|addressed|evaluated|assessed|conducted|compared|investigate|examine|analy[sz]e|ask|explore|"
+    r"study|test|use|employ|perform|address|evaluate|assess|conduct|compare)\b"
+    r"|To this end\b"
+    r"|We (?:aimed|sought|set out|wanted|wished) to\b"
+    r"|(?:This|The present|The current|Our) (?:study|work|analysis|review|trial) (?:aimed|aims|sought|seeks|"
+    r"was designed|is designed)\b"
+    r"|The (?:aim|goal|purpose|objective)s? (?:of|in) (?:this|the present|the current|our)\b"
+    r"|To (?:test|determine|investigate|examine|assess|address|explore|understand|evaluate|gain|identify|"
+    r"characteri[sz]e|confirm|verify|validate|further|clarify|elucidate|define|establish|compare)\b)"
+)
 #: How a sentence cut by a page break ends: a hyphen, comma or opening bracket, or a word that cannot end one.
 _RUNS_ON = re.compile(
     r"(?:[-,(/–]|\b(?:a|an|the|of|and|or|nor|to|in|into|for|with|by|on|at|from|as|than|that|which|who|whose|"
@@ -70,6 +84,7 @@ _DEFINITIONS: dict[str, tuple[str, ...]] = {
     "complete": (_COMPLETE_END.pattern, _CLAUSE_END.pattern, f"clause_min_words={CLAUSE_MIN_WORDS}", WORD_PATTERN),
     "quantity": QUANTITY_PATTERNS,
     "figure_reference": (FIGURE_REFERENCE.pattern,),
+    "aim_statement": (_AIM_STATEMENT.pattern,),
     "continuation": (_RUNS_ON.pattern, *sorted(_BETWEEN_PARTS), _COMPLETE_END.pattern, _CLAUSE_END.pattern,
                      "head incomplete, tail complete, tail on the next page, lower-case tail or run-on head"),
 }
@@ -160,6 +175,7 @@ def sentence_traits(rows: SentenceRows, names: Sequence[str] = TRAIT_NAMES) -> d
         "quantity": lambda: np.array([states_quantity(t) for t in texts], dtype=bool),
         "figure_reference": lambda: np.array([cites_figure(t) for t in texts], dtype=bool),
         "continuation": lambda: page_break_continuations(rows),
+        "aim_statement": lambda: np.array([bool(_AIM_STATEMENT.search(t)) for t in texts], dtype=bool),
     }
     return {name: compute[name]() for name in names}
 

@@ -123,3 +123,22 @@ def test_only_finished_sentences_count_as_complete(text: str, complete: bool) ->
     from indexing.sentence_traits import is_complete_sentence
 
     assert is_complete_sentence(text) is complete
+
+
+@pytest.mark.parametrize("text, aim", [
+    ("Here, we investigated the role of Spn-E using an ATPase-deficient mutant.", True),
+    ("To this end, we analyzed a large dataset from rtfMRI-NF studies.", True),
+    ("To determine whether the effect depends on dose, mice were given three doses.", True),
+    ("The aim of this study was to compare two tapering schedules.", True),
+    ("We aimed to test whether the variant disrupts splicing.", True),
+    ("This study aimed to characterise whole-brain activation patterns.", True),
+    ("Here, we found that UFMylation is required for the efficient activation of CHK1.", False),
+    ("Here we present the 2.05-Å crystal structure of the λ RexA dimer.", False),
+    ("Tapering reduced withdrawal symptoms in 40% of patients.", False),
+    ("Total fat should not exceed 30% of total energy intake.", False),
+])
+def test_statements_of_what_a_study_set_out_to_do_are_told_from_findings(text: str, aim: bool) -> None:
+    from indexing.sentence_traits import SentenceRows, sentence_traits
+
+    rows = SentenceRows(texts=[text], sections=[None], pages=[1], roles=["body"], documents=["d"])
+    assert sentence_traits(rows, ["aim_statement"])["aim_statement"].tolist() == [aim]

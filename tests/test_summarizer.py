@@ -90,3 +90,22 @@ def test_selection_respects_budgets_and_removes_near_duplicates(engine: Engine) 
         assert summariser.select(mixed, mixed_scores, request) == uncapped, "without the penalty no cap applies"
     finally:
         summariser.settings.per_document_cap, summariser.settings.over_cap_penalty = saved
+
+
+def test_a_statement_of_what_a_study_set_out_to_do_gives_way_to_a_finding(engine: Engine) -> None:
+    summariser, reader = engine.summariser, engine.reader
+    candidates = summariser.candidates("hand hygiene alcohol-based hand rub")
+    scores = summariser.scorer.score(candidates.features, FEATURE_NAMES)
+    request = SummaryRequest("q", max_sentences=1, max_words=1000)
+    saved_penalty, saved_aims = summariser.settings.aim_penalty, reader.sentence_aim_statement
+    try:
+        summariser.settings.aim_penalty = 0.0
+        (first,) = summariser.select(candidates, scores, request)
+        aims = np.zeros_like(saved_aims)
+        aims[candidates.ids[first]] = True  # as if the best sentence only said what the study set out to do
+        reader.sentence_aim_statement = aims
+        assert summariser.select(candidates, scores, request) == [first], "no penalty, no change"
+        summariser.settings.aim_penalty = 1.0
+        assert summariser.select(candidates, scores, request) != [first]
+    finally:
+        summariser.settings.aim_penalty, reader.sentence_aim_statement = saved_penalty, saved_aims
