@@ -13,9 +13,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 from evsum.errors import EvsumError
+from evsum.records import whole_sentence_groups
 from evsum.settings import Settings
 from models.encoders import ENCODER_CHOICES
 
@@ -107,23 +108,36 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(json.dumps(SummaryOut.of(summary).model_dump(), indent=2))
         return 0
     print(format_summary(summary.question, summary.status, summary.message,
-                         [(s.text, s.citation.title, s.citation.page, s.citation.char_start,
-                           s.citation.char_end) for s in summary.sentences], claim=summary.claim))
+                         [Quote(s.text, s.citation.title, s.citation.page, s.citation.char_start,
+                                s.citation.char_end, s.continues) for s in summary.sentences], claim=summary.claim))
     return 0
 
 
-def format_summary(question: str, status: str, message: str,
-                   sentences: Sequence[tuple[str, str, int, int, int]], *, claim: bool = False) -> str:
-    """A plain-text rendering of a summary with numbered citations."""
+class Quote(NamedTuple):
+    """One quote of a summary as the plain-text rendering needs it."""
+
+    text: str
+    title: str
+    page: int
+    char_start: int
+    char_end: int
+    continues: bool = False  # the first part of a sentence cut by a page break: the next quote is its end
+
+
+def format_summary(question: str, status: str, message: str, sentences: Sequence[Quote], *,
+                   claim: bool = False) -> str:
+    """A plain-text rendering of a summary with numbered citations, one sentence a line: the two parts of a
+    sentence cut by a page break share a line, each with its own citation number."""
     label = "Claim checked" if claim else "Question"
     lines = [f"{label}: {question}", "UNREVIEWED MACHINE DRAFT: not signed off by a librarian", ""]
     if status != "answered":
         return "\n".join(lines + [message])
-    for number, (text, _title, _page, _start, _end) in enumerate(sentences, start=1):
-        lines.append(f"  {text} [{number}]")
+    for group in whole_sentence_groups([quote.continues for quote in sentences]):
+        text = " ".join(sentences[i].text for i in group)
+        lines.append(f"  {text} {''.join(f'[{i + 1}]' for i in group)}")
     lines.append("")
-    for number, (_text, title, page, start, end) in enumerate(sentences, start=1):
-        lines.append(f"  [{number}] {title}, p. {page}, chars {start}-{end}")
+    for number, quote in enumerate(sentences, start=1):
+        lines.append(f"  [{number}] {quote.title}, p. {quote.page}, chars {quote.char_start}-{quote.char_end}")
     return "\n".join(lines)
 
 
@@ -152,8 +166,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         response.raise_for_status()
         body = response.json()
         print(format_summary(body["question"], body["status"], body["message"],
-                             [(s["text"], s["citation"]["title"], s["citation"]["page"],
-                               s["citation"]["char_start"], s["citation"]["char_end"]) for s in body["sentences"]]))
+                             [Quote(s["text"], s["citation"]["title"], s["citation"]["page"],
+                                    s["citation"]["char_start"], s["citation"]["char_end"], s.get("continues", False))
+                              for s in body["sentences"]]))
         print(f"\nAPI keys (database {settings.database_url}); send as 'Authorization: Bearer <key>':\n"
               f"  admin:     {keys.admin}\n  librarian: {keys.librarian}   (the UI starts with this one)\n"
               f"  reviewer:  {keys.reviewer}   (paste it in the UI sidebar to review and release)\n"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Mapping
+from typing import Mapping, Sequence
 
 
 class Role(StrEnum):
@@ -184,6 +184,20 @@ class SummarySentence:
     citation: Citation
     score: float
     continues: bool = False
+
+
+def whole_sentence_groups(continues: Sequence[bool]) -> list[list[int]]:
+    """Indices of a summary's quotes grouped into whole sentences, given each quote's ``continues`` flag: a quote
+    alone, or the two parts of a sentence that a page break cut in two, which are shown together."""
+    groups: list[list[int]] = []
+    joined = False
+    for index, flag in enumerate(continues):
+        if joined:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+        joined = bool(flag)
+    return groups
 
 
 @dataclass(frozen=True, slots=True)

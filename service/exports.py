@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
-from evsum.records import scorer_label
+from evsum.records import scorer_label, whole_sentence_groups
 from service.domain import Release
 
 EDITED_NOTE = "edited by the librarian; the verbatim source text is given in the notes"
@@ -67,6 +67,19 @@ def number_references(release: Release) -> tuple[list[int], list[Reference]]:
                                         dict(documents.get(c["document_id"], {}))))
         numbers.append(seen[key])
     return numbers, references
+
+
+def summary_items(release: Release) -> list[list[tuple[dict[str, Any], int]]]:
+    """The summary's bullets: each a list of (sentence, reference number), one sentence alone, or the two parts of a
+    sentence cut by a page break (the first marked ``continues``), which are shown together."""
+    numbers, _references = number_references(release)
+    sentences = release.content.get("sentences", [])
+    return [[(sentences[i], numbers[i]) for i in group]
+            for group in whole_sentence_groups([bool(s.get("continues")) for s in sentences])]
+
+
+def _markers(item: list[tuple[dict[str, Any], int]]) -> str:
+    return "".join(f"[{n}]" for n in dict.fromkeys(number for _sentence, number in item))
 
 
 def _signoff(release: Release) -> list[tuple[str, str]]:
@@ -132,17 +145,18 @@ def _pico(release: Release) -> list[tuple[str, str]]:
 def to_markdown(release: Release) -> str:
     """The release as Markdown."""
     c = release.content
-    numbers, references = number_references(release)
+    _numbers, references = number_references(release)
     out = [f"# Evidence summary (version {release.number})", ""]
     if release.withdrawal:
         out += [f"> **WITHDRAWN** on {_date(release.withdrawal.at.isoformat())}: {release.withdrawal.reason}", ""]
     out += [f"## {question_heading(release)}", "", c.get("question", ""), ""]
     out += [f"- **{label}:** {value}" for label, value in _pico(release)]
     out += ["", "## Clinical bottom line", "", c.get("bottom_line", "") or "—", "", "## Summary of the evidence", ""]
-    for sentence, number in zip(c.get("sentences", []), numbers, strict=True):
-        mark = f" *({EDITED_NOTE})*" if sentence.get("edited") else ""
-        kind = _source_type(release, sentence)
-        out.append(f"- {sentence['text']}{f' ({kind})' if kind else ''} [{number}]{mark}")
+    for item in summary_items(release):
+        mark = f" *({EDITED_NOTE})*" if any(sentence.get("edited") for sentence, _n in item) else ""
+        kind = _source_type(release, item[0][0])
+        text = " ".join(sentence["text"] for sentence, _n in item)
+        out.append(f"- {text}{f' ({kind})' if kind else ''} {_markers(item)}{mark}")
     edited = [s for s in c.get("sentences", []) if s.get("edited")]
     if edited:
         out += ["", "**Verbatim source text of edited sentences:**", ""]
@@ -163,7 +177,7 @@ def to_docx(release: Release) -> bytes:
     from docx.shared import Pt, RGBColor
 
     c = release.content
-    numbers, references = number_references(release)
+    _numbers, references = number_references(release)
     doc = Document()
     doc.core_properties.title = f"Evidence summary: {c.get('question', '')}"[:250]
     doc.core_properties.author = str(c.get("author", ""))
@@ -179,17 +193,18 @@ def to_docx(release: Release) -> bytes:
     doc.add_heading("Clinical bottom line", level=1)
     doc.add_paragraph(c.get("bottom_line", "") or "—")
     doc.add_heading("Summary of the evidence", level=1)
-    for sentence, number in zip(c.get("sentences", []), numbers, strict=True):
+    for item in summary_items(release):
         paragraph = doc.add_paragraph(style="List Bullet")
-        paragraph.add_run(sentence["text"])
-        kind = _source_type(release, sentence)
+        paragraph.add_run(" ".join(sentence["text"] for sentence, _n in item))
+        kind = _source_type(release, item[0][0])
         if kind:
             paragraph.add_run(f" ({kind})").italic = True
-        paragraph.add_run(f" [{number}]").bold = True
-        if sentence.get("edited"):
-            note = paragraph.add_run(f" ({EDITED_NOTE}: “{sentence['source_text']}”)")
-            note.italic = True
-            note.font.size = Pt(9)
+        paragraph.add_run(f" {_markers(item)}").bold = True
+        for sentence, _n in item:
+            if sentence.get("edited"):
+                note = paragraph.add_run(f" ({EDITED_NOTE}: “{sentence['source_text']}”)")
+                note.italic = True
+                note.font.size = Pt(9)
     doc.add_heading("Caveats", level=1)
     doc.add_paragraph(c.get("caveats", "") or "—")
     doc.add_heading("References", level=1)

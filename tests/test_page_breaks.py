@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -99,3 +101,51 @@ def test_the_api_says_which_quote_runs_on_into_the_next(engine: Engine) -> None:
     out = SummaryOut.of(summary)
     assert [s.continues for s in out.sentences] == [s.continues for s in summary.sentences]
     assert any(s.continues for s in out.sentences)
+
+
+def _release_with_a_cut_sentence() -> Any:
+    from datetime import UTC, datetime
+
+    from service.domain import Release
+
+    def sentence(text: str, page: int, start: int, continues: bool = False) -> dict[str, Any]:
+        return {"text": text, "source_text": text, "edited": False, "continues": continues,
+                "citation": {"document_id": "cdc", "title": "CDC outpatient guide", "page": page, "char_start": start,
+                             "char_end": start + len(text)}}
+
+    content = {"question": "Why hand rub?", "sentences": [
+        sentence("Hand rub is recommended by the WHO", 8, 3524, continues=True),
+        sentence("because of its activity against bacteria.", 9, 0),
+        sentence("Gloves do not replace hand hygiene.", 9, 400),
+    ], "documents": {}}
+    return Release(id=1, draft_id=1, number=1, draft_version=3, released_at=datetime(2026, 11, 26, tzinfo=UTC),
+                   released_by="rev", content=content)
+
+
+def test_exports_show_a_cut_sentence_as_one_bullet_citing_both_pages() -> None:
+    from service.exports import to_docx, to_markdown
+
+    markdown = to_markdown(_release_with_a_cut_sentence())
+    assert "- Hand rub is recommended by the WHO because of its activity against bacteria. [1][2]" in markdown
+    assert "- Gloves do not replace hand hygiene. [2]" in markdown
+    assert "1. CDC outpatient guide, page 8." in markdown and "2. CDC outpatient guide, page 9." in markdown
+
+    import docx
+
+    document = docx.Document(io.BytesIO(to_docx(_release_with_a_cut_sentence())))
+    bullets = [p.text for p in document.paragraphs if p.style is not None and p.style.name == "List Bullet"]
+    assert bullets == ["Hand rub is recommended by the WHO because of its activity against bacteria. [1][2]",
+                       "Gloves do not replace hand hygiene. [2]"]
+
+
+def test_the_plain_text_summary_puts_a_cut_sentence_on_one_line() -> None:
+    from evsum.cli import Quote, format_summary
+
+    text = format_summary("Why hand rub?", "answered", "", [
+        Quote("Hand rub is recommended by the WHO", "CDC", 8, 3524, 3558, continues=True),
+        Quote("because of its activity against bacteria.", "CDC", 9, 0, 41),
+        Quote("Gloves do not replace hand hygiene.", "CDC", 9, 400, 435),
+    ])
+    assert "  Hand rub is recommended by the WHO because of its activity against bacteria. [1][2]\n" in text
+    assert "  Gloves do not replace hand hygiene. [3]\n" in text
+    assert "  [1] CDC, p. 8, chars 3524-3558" in text and "  [2] CDC, p. 9, chars 0-41" in text

@@ -365,3 +365,19 @@ def test_sidebar_shows_whether_the_service_is_ready(fake: FakeApiClient) -> None
     assert "fake://evsum" in ready
     fake.is_ready = False
     assert "not ready" in start(fake).sidebar.caption[0].value
+
+
+def test_a_sentence_cut_by_a_page_break_is_shown_whole_with_both_citations(fake: FakeApiClient) -> None:
+    from dataclasses import replace
+
+    (answer,) = [a for a in fake.answers.values() if [s.text for s in a[:4]] == list(SAMPLE_SENTENCES)]
+    fake.add_answer(SAMPLE_QUESTION, (replace(answer[0], continues=True), *answer[1:]))
+    at = ask(start(fake), SAMPLE_QUESTION, max_sentences=4)
+
+    sentences = sentence_markdowns(at)
+    assert len(sentences) == 3, "the two parts are one sentence"
+    joined = f"{fmt.escape_markdown(SAMPLE_SENTENCES[0])} {fmt.escape_markdown(SAMPLE_SENTENCES[1])}"
+    assert sentences[0] == f"{joined} **[1][2]**"
+    assert "One sentence across a page break: quoted from pages 2 and 1." in [c.value for c in at.caption]
+    # Each part keeps its own source view.
+    assert [e.label for e in at.expander][:2] == ["Show source [1] — page 2", "Show source [2] — page 1"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from evsum.records import whole_sentence_groups
 from ui import formatting as fmt
 from ui import workflow_format as wf
 from ui.client import ApiClient, ClientError, UIRelease, UISentence, UISummary
@@ -114,22 +115,27 @@ def show_summary(client: ApiClient, result: AskResult, summary: UISummary) -> No
     else:
         st.markdown(f"**Question:** {fmt.escape_markdown(summary.question)}")
     numbers, references = fmt.number_citations(summary.sentences)
-    for index, (sentence, number) in enumerate(zip(summary.sentences, numbers, strict=True)):
+    for item in whole_sentence_groups([s.continues for s in summary.sentences]):
+        parts = [(index, summary.sentences[index], numbers[index]) for index in item]
         with st.container(border=True):
-            st.markdown(f"{fmt.escape_markdown(sentence.text)} **{fmt.citation_marker(number)}**")
-            if sentence.continues:
-                st.caption(f"The sentence runs on past page {sentence.citation.page}: its end is the next quote.")
-            badge = source_badge(sentence.citation)
+            text = " ".join(fmt.escape_markdown(sentence.text) for _i, sentence, _n in parts)
+            markers = "".join(fmt.citation_marker(n) for n in dict.fromkeys(n for _i, _s, n in parts))
+            st.markdown(f"{text} **{markers}**")
+            if len(parts) > 1:
+                pages = " and ".join(str(sentence.citation.page) for _i, sentence, _n in parts)
+                st.caption(f"One sentence across a page break: quoted from pages {pages}.")
+            badge = source_badge(parts[0][1].citation)
             if badge:
                 st.caption(f"Source type: {badge}")
-            source = st.expander(
-                fmt.source_label(number, sentence.citation),
-                key=source_key(result.generation, index),
-                on_change="rerun",
-            )
-            if source.open:
-                with source:
-                    show_source(client, result, sentence, number)
+            for index, sentence, number in parts:
+                source = st.expander(
+                    fmt.source_label(number, sentence.citation),
+                    key=source_key(result.generation, index),
+                    on_change="rerun",
+                )
+                if source.open:
+                    with source:
+                        show_source(client, result, sentence, number)
 
     st.subheader("References")
     for reference in references:
