@@ -65,7 +65,10 @@ def question_training_pairs(question_files: Sequence[Path], summariser: Summaris
         scores = summariser.scorer.score(candidates.features, FEATURE_NAMES)
         order = np.argsort(-scores, kind="stable")
         # Enough candidates to find ``negatives`` non-answers even when every answer ranks near the top.
-        ranked = reader.sentences([int(candidates.ids[i]) for i in order[:negatives + len(item.gold_sentences)]])
-        chosen = [s.text for s in ranked if not any(sentence_matches(g, s.text) for g in item.gold_sentences)]
+        ranked = [int(candidates.ids[i]) for i in order[:negatives + len(item.gold_sentences)]]
+        # As the cross-encoder reads them when serving: both parts of a sentence cut by a page break.
+        texts = reader.unit_texts(ranked)
+        chosen = [text for text in dict.fromkeys(texts)
+                  if not any(sentence_matches(g, text) for g in item.gold_sentences)]
         pairs.extend(ClaimPair(item.question, text, 0, item.id) for text in chosen[:negatives])
     return pairs
