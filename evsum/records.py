@@ -188,7 +188,8 @@ class SummarySentence:
 
 def whole_sentence_groups(continues: Sequence[bool]) -> list[list[int]]:
     """Indices of a summary's quotes grouped into whole sentences, given each quote's ``continues`` flag: a quote
-    alone, or the two parts of a sentence that a page break cut in two, which are shown together."""
+    alone, or the two parts of a sentence that a page break cut in two, which are shown together (never more than
+    two: a second part does not continue)."""
     groups: list[list[int]] = []
     joined = False
     for index, flag in enumerate(continues):
@@ -196,7 +197,7 @@ def whole_sentence_groups(continues: Sequence[bool]) -> list[list[int]]:
             groups[-1].append(index)
         else:
             groups.append([index])
-        joined = bool(flag)
+        joined = bool(flag) and len(groups[-1]) == 1
     return groups
 
 

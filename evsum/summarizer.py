@@ -224,7 +224,9 @@ class Summariser:
         docs = reader.sentence_doc[candidates.ids]
         words = reader.unit_words(candidates.ids)
         partner_rows = _partner_rows(reader, candidates.ids)
-        aims = reader.sentence_aim_statement[candidates.ids]
+        first_parts = np.where(reader.sentence_continued_from[candidates.ids] >= 0,
+                               reader.sentence_continued_from[candidates.ids], candidates.ids)
+        aims = reader.sentence_aim_statement[first_parts]  # a sentence's opening words, whichever part was scored
         relevance = _minmax(scores) - np.float32(self.settings.aim_penalty) * aims
         lam = self.settings.mmr_lambda
         chosen: list[int] = []

@@ -114,7 +114,9 @@ class DraftSentence:
     sentence_id: int | None = None  # the index sentence id, when known
     edited_text: str | None = None
     note: str | None = None
-    continues: bool = False  # the first part of a sentence cut by a page break: the next sentence is its end
+    # The first part of a sentence cut by a page break, while its end follows it (an edit that removes, moves or
+    # separates the end clears the flag: service.editing).
+    continues: bool = False
 
     @property
     def edited(self) -> bool:

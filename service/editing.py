@@ -92,6 +92,16 @@ def _new_sentence(addition: SentenceAddition, key: int, evidence: Evidence | Non
                          sentence_id=addition.sentence_id)
 
 
+def _tied_parts(draft: Draft, sentences: list[DraftSentence]) -> tuple[DraftSentence, ...]:
+    """``sentences`` in their new order, each first part of a sentence cut by a page break still marked ``continues``
+    only while its end follows it: an edit that removes, moves or separates the end unties the two parts."""
+    end_of = {s.key: draft.sentences[i + 1].key for i, s in enumerate(draft.sentences[:-1]) if s.continues}
+    return tuple(
+        replace(s, continues=False)
+        if s.continues and (i + 1 == len(sentences) or end_of.get(s.key) != sentences[i + 1].key) else s
+        for i, s in enumerate(sentences))
+
+
 def apply_change(draft: Draft, change: DraftChange,
                  evidence: Evidence | None) -> tuple[Draft, dict[str, Any], dict[str, Any]]:
     """The draft with ``change`` applied, and what changed (before and after) for the audit log."""
@@ -141,7 +151,8 @@ def apply_change(draft: Draft, change: DraftChange,
             raise InvalidRequestError(f"order must list each of the draft's sentences once: {sorted(order)}")
         before["order"], after["order"] = list(order), list(change.order)
         order = list(change.order)
-    updated = replace(draft, sentences=tuple(by_key[k] for k in order), next_key=next_key, search=search)
+    updated = replace(draft, sentences=_tied_parts(draft, [by_key[k] for k in order]), next_key=next_key,
+                      search=search)
     for field_name in ("bottom_line", "caveats"):
         value = getattr(change, field_name)
         if value is not None and value.strip() != getattr(draft, field_name):

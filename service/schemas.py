@@ -78,7 +78,8 @@ class SummaryRequestIn(RedactsQuestion):
     """A clinical question to answer with an extractive summary."""
 
     question: str = Field(min_length=1, max_length=2000, description="The question, in plain words.")
-    max_sentences: int | None = Field(None, ge=1, le=20, description="Most sentences to quote.")
+    max_sentences: int | None = Field(None, ge=1, le=20, description="Most sentences to quote (a sentence cut by a "
+                                      "page break counts once, though it is quoted as its two parts).")
     max_words: int | None = Field(None, ge=10, le=2000, description="Word budget of the summary.")
     pico: PicoIn | None = Field(None, description="Structured question; its fields are added to the search.")
     filters: FiltersIn | None = Field(None, description="Restrict the documents quoted from.")

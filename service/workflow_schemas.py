@@ -23,7 +23,8 @@ class DraftCreateIn(RedactsQuestion):
 
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1, max_length=2000)
-    max_sentences: int | None = Field(None, ge=1, le=20, description="Sentences in the machine draft.")
+    max_sentences: int | None = Field(None, ge=1, le=20, description="Sentences in the machine draft (a sentence "
+                                      "cut by a page break counts once, though it is quoted as its two parts).")
     pico: PicoIn | None = Field(None, description="Structured question; its fields are added to the search.")
     filters: FiltersIn | None = Field(None, description="Restrict the documents the machine draft quotes from.")
     source_priority: bool | None = Field(None, description="Apply the source-priority prior (default: setting).")

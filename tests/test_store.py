@@ -158,6 +158,27 @@ def test_a_sentence_cut_by_a_page_break_stays_tied_to_its_end_in_the_store(workf
     assert [s["continues"] for s in draft_snapshot(stored)["sentences"]] == [True, False]
 
 
+def test_an_edit_that_separates_the_two_parts_of_a_cut_sentence_unties_them(workflow: Workflow) -> None:
+    evidence = _PageBreakEvidence()
+    draft = workflow.create_draft(LIB, "Does hand hygiene prevent infection?", 3, evidence)
+    assert [s.continues for s in draft.sentences] == [True, False, False]
+    edited = workflow.edit(LIB, draft.id, 1, DraftChange(sentences=(SentenceChange(key=1, text="Rub hands."),)),
+                           evidence)
+    assert [s.continues for s in edited.sentences] == [True, False, False], "a new wording keeps the parts tied"
+    for change in (DraftChange(remove=(2,)), DraftChange(order=(2, 1, 3)), DraftChange(order=(1, 3, 2)),
+                   DraftChange(add=(SentenceAddition(sentence_id=3, position=1),))):
+        fresh = workflow.create_draft(LIB, "Does hand hygiene prevent infection?", 3, _PageBreakEvidence())
+        changed = workflow.edit(LIB, fresh.id, 1, change, evidence)
+        assert not any(s.continues for s in changed.sentences), change
+
+
+def test_whole_sentence_groups_never_join_more_than_two_quotes() -> None:
+    from evsum.records import whole_sentence_groups
+
+    assert whole_sentence_groups([True, False, False, True]) == [[0, 1], [2], [3]]
+    assert whole_sentence_groups([True, True, False]) == [[0, 1], [2]]
+
+
 def test_upgrading_to_0006_keeps_draft_sentences_as_whole_sentences(store: SqlStore, workflow: Workflow) -> None:
     from alembic import command
 

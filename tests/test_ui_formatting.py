@@ -134,3 +134,18 @@ def test_describe_error_is_plain_language() -> None:
     assert "http://h:8000 cannot be reached (connection refused)" in unavailable
     assert server == "The evidence service reported an error: Internal Server Error (HTTP 500). boom"
     assert client == "The request was not accepted: Invalid request. question: too long"
+
+
+def test_a_released_sentence_cut_by_a_page_break_is_one_line_citing_both_pages() -> None:
+    from ui.records import UICitation, UIDraftSentence
+    from ui.workflow_format import sentence_line, whole_sentence_line
+
+    def part(text: str, page: int, continues: bool = False) -> UIDraftSentence:
+        citation = UICitation(document_id="d", title="CDC guide", page=page, char_start=0, char_end=len(text))
+        return UIDraftSentence(id=page, text=text, source_text=text, status="verified", citation=citation,
+                               continues=continues)
+
+    head, tail = part("Hand rub is recommended by the WHO", 8, True), part("because it kills bacteria.", 9)
+    line = whole_sentence_line([1, 2], [head, tail])
+    assert "Hand rub is recommended by the WHO because it kills bacteria. **[1][2]** — CDC guide, pp. 8 and 9" in line
+    assert whole_sentence_line([3], [tail]) == sentence_line(3, tail)

@@ -29,6 +29,18 @@ def sentence_line(number: int, sentence: UIDraftSentence) -> str:
             f"**[{number}]** — {sentence.citation.title}, p. {sentence.citation.page}{kind}{flag}")
 
 
+def whole_sentence_line(numbers: list[int], parts: list[UIDraftSentence]) -> str:
+    """One line for a sentence of a release: one part, or both parts of a sentence cut by a page break (its text
+    joined, every citation marker and page given)."""
+    if len(parts) == 1:
+        return sentence_line(numbers[0], parts[0])
+    flag = " *(edited — not verbatim)*" if any(p.edited for p in parts) else ""
+    markers = "".join(f"[{n}]" for n in numbers)
+    pages = " and ".join(str(p.citation.page) for p in parts)
+    return (f"{STATUS_ICONS.get(parts[0].status, '')} {' '.join(p.text for p in parts)} "
+            f"**{markers}** — {parts[0].citation.title}, pp. {pages}{flag}")
+
+
 def text_label(claim: bool) -> str:
     """How a draft's or release's text is labelled: "Claim checked" for a claim check, else "Question"."""
     return "Claim checked" if claim else "Question"

@@ -158,9 +158,11 @@ def show_release(release: UIRelease, client: ApiClient | None = None) -> None:
                f"written by {release.author}, reviewed by {release.reviewer or '—'}.", icon=":material/verified:")
     st.markdown(f"**{wf.text_label(release.claim)}:** {fmt.escape_markdown(release.question)}")
     st.markdown(f"**Clinical bottom line:** {fmt.escape_markdown(release.bottom_line)}")
-    for number, sentence in enumerate(release.sentences, start=1):
-        edited = " *(edited by the librarian — not a verbatim quote)*" if sentence.edited else ""
-        st.markdown(f"{fmt.escape_markdown(sentence.text)} **[{number}]**{edited}")
+    for group in whole_sentence_groups([s.continues for s in release.sentences]):
+        parts = [release.sentences[i] for i in group]
+        edited = " *(edited by the librarian — not a verbatim quote)*" if any(p.edited for p in parts) else ""
+        text = " ".join(fmt.escape_markdown(p.text) for p in parts)
+        st.markdown(f"{text} **{''.join(f'[{i + 1}]' for i in group)}**{edited}")
     if release.caveats:
         st.markdown(f"**Caveats:** {fmt.escape_markdown(release.caveats)}")
     st.subheader("References")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from evsum.records import whole_sentence_groups
 from ui import formatting as fmt
 from ui import workflow_format as wf
 from ui.client import ClientError, UIRelease
@@ -24,8 +25,8 @@ def show_release(release: UIRelease) -> None:
                f"{release.released_by} · author {release.author} · reviewer {release.reviewer or '—'}")
     st.markdown(f"**{wf.text_label(release.claim)}:** {fmt.escape_markdown(release.question)}")
     st.markdown(f"**Clinical bottom line:** {fmt.escape_markdown(release.bottom_line) or '—'}")
-    for number, sentence in enumerate(release.sentences, start=1):
-        st.markdown(wf.sentence_line(number, sentence))
+    for group in whole_sentence_groups([s.continues for s in release.sentences]):
+        st.markdown(wf.whole_sentence_line([i + 1 for i in group], [release.sentences[i] for i in group]))
     st.markdown(f"**Caveats:** {fmt.escape_markdown(release.caveats) or '—'}")
 
 
