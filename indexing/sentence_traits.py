@@ -86,6 +86,7 @@ _DEFINITIONS: dict[str, tuple[str, ...]] = {
     "figure_reference": (FIGURE_REFERENCE.pattern,),
     "aim_statement": (_AIM_STATEMENT.pattern,),
     "continuation": (_RUNS_ON.pattern, *sorted(_BETWEEN_PARTS), _COMPLETE_END.pattern, _CLAUSE_END.pattern,
+                     f"clause_min_words={CLAUSE_MIN_WORDS}", WORD_PATTERN,
                      "head incomplete, tail complete, tail on the next page, lower-case tail or run-on head"),
 }
 
@@ -129,10 +130,10 @@ def page_break_continuations(rows: SentenceRows) -> np.ndarray:
 
     A body sentence that does not end like a finished sentence on one page, followed (past any caption or table)
     by the document's next body sentence at the top of the next page, is one sentence cut in two when that next
-    one is complete and starts in lower case, or the first part ends on a hyphen, comma or a word no sentence
-    ends with ("... recommended by the CDC and the World Health Organization (WHO)" / "because of its activity
-    against ..."). The parser joins blocks cut by columns within a page, never across pages; the summariser
-    quotes both parts together.
+    one ends like a finished sentence and either starts in lower case or follows a first part that ends on a
+    hyphen, comma, bracket or a word no sentence ends with ("... recommended by the CDC and the World Health
+    Organization (WHO)" / "because of its activity against ..."). The parser joins blocks cut by columns within a
+    page, never across pages; the summariser quotes both parts together.
     """
     texts, pages, roles, documents = rows.texts, rows.pages, rows.roles, rows.documents
     result = np.full(len(texts), -1, dtype=np.int64)
