@@ -23,22 +23,21 @@ def state_label(state: str) -> str:
 
 def sentence_line(number: int, sentence: UIDraftSentence) -> str:
     """One line for a sentence: verdict icon, text, citation marker, the source's type and an edited flag."""
-    flag = " *(edited — not verbatim)*" if sentence.edited else ""
-    kind = f" ({DocType(sentence.citation.doc_type).label})" if sentence.citation.doc_type in _DOC_TYPES else ""
-    return (f"{STATUS_ICONS.get(sentence.status, '')} {sentence.text} "
-            f"**[{number}]** — {sentence.citation.title}, p. {sentence.citation.page}{kind}{flag}")
+    return whole_sentence_line([number], [sentence])
 
 
 def whole_sentence_line(numbers: list[int], parts: list[UIDraftSentence]) -> str:
     """One line for a sentence of a release: one part, or both parts of a sentence cut by a page break (its text
-    joined, every citation marker and page given)."""
-    if len(parts) == 1:
-        return sentence_line(numbers[0], parts[0])
+    joined, every citation marker and page given), with the first part's verdict icon and source type and an edited
+    flag if either part was edited."""
+    first = parts[0]
     flag = " *(edited — not verbatim)*" if any(p.edited for p in parts) else ""
+    kind = f" ({DocType(first.citation.doc_type).label})" if first.citation.doc_type in _DOC_TYPES else ""
     markers = "".join(f"[{n}]" for n in numbers)
-    pages = " and ".join(str(p.citation.page) for p in parts)
-    return (f"{STATUS_ICONS.get(parts[0].status, '')} {' '.join(p.text for p in parts)} "
-            f"**{markers}** — {parts[0].citation.title}, pp. {pages}{flag}")
+    pages = (f"p. {first.citation.page}" if len(parts) == 1
+             else f"pp. {' and '.join(str(p.citation.page) for p in parts)}")
+    return (f"{STATUS_ICONS.get(first.status, '')} {' '.join(p.text for p in parts)} "
+            f"**{markers}** — {first.citation.title}, {pages}{kind}{flag}")
 
 
 def text_label(claim: bool) -> str:
