@@ -29,9 +29,14 @@ from evsum.records import Pico, SearchFilters, Summary, SummarySentence
 from evsum.retrieval import HybridRetriever, SourcePriority
 from evsum.settings import SummarySettings
 from indexing.reader import IndexReader
+from indexing.sentence_traits import TRAIT_NAMES, trait_fingerprint
 from models.claim_scorer import PairScorer, trained_on_questions
 from models.scorer import SentenceScorer
 
+#: The summary settings that decide which sentences a question's summary quotes (``describe_ranking``); the length
+#: of a summary is the request's, and claim checks are described by their own scorer.
+_SELECTION_SETTINGS = frozenset({"candidate_passages", "candidate_sentences", "mmr_lambda", "aim_penalty",
+                                 "max_redundancy", "per_document_cap", "over_cap_penalty", "min_relevance"})
 _NO_CLAIM_SCORER = ("no claim scorer is installed: models/weights/claim_cross_encoder-int8.onnx is missing "
                     "(run 'evsum train-claim-scorer')")
 NO_EVIDENCE_MESSAGE = (
@@ -159,22 +164,33 @@ class Summariser:
         return scorer if self._reads_questions[1] else None
 
     def describe_ranking(self, cross_encoded: bool | None = None) -> dict[str, str]:
-        """What ranks a question's sentences, as drafts and saved questions record it: the sentence scorer's
-        ``describe()``, or, when the cross-encoder re-scores, a name and a digest of the prior's weights, the graph,
-        its weight, the candidate count and the document kinds. ``cross_encoded`` says whether it re-scored one
-        summary (``Summary.cross_encoded``); ``None`` describes the service: whether it can re-score questions, which
-        is what a saved question's rerun compares with its last run."""
+        """What ranks and chooses a question's sentences, as drafts and saved questions record it: a name and a
+        digest of everything that decides which sentences a summary quotes. The digest covers the prior's weights,
+        the selection settings (candidate counts, MMR, redundancy and per-document cap, aim penalty), the retrieval
+        settings, the definitions of the sentence traits the ranking reads and, when the cross-encoder re-scores,
+        its graph, weight, candidate count and document kinds; so a saved question's rerun knows when a change in
+        the code or its settings, not in the evidence, may explain a change in what it cites. ``cross_encoded``
+        says whether it re-scored one summary (``Summary.cross_encoded``); ``None`` describes the service: whether
+        it can re-score questions, which is what a saved question's rerun compares with its last run."""
         prior = self.scorer.describe()
-        question_scorer = self._question_reranker()
-        if question_scorer is None or cross_encoded is False:
-            return prior
         settings = self.settings
-        mix = {"prior_sha256": prior.get("weights_sha256", ""),
-               "cross_encoder_sha256": str(question_scorer.describe().get("graph_sha256", "")),
-               "weight": settings.question_weight, "candidates": settings.question_candidates,
-               "source_kinds": list(settings.question_source_kinds)}
-        return {"name": f"{prior.get('name', 'prior')} + cross-encoder",
-                "weights_sha256": hashlib.sha256(json.dumps(mix, sort_keys=True).encode()).hexdigest()}
+        described: dict[str, object] = {
+            "prior_sha256": prior.get("weights_sha256", ""),
+            "selection": settings.model_dump(include=_SELECTION_SETTINGS),
+            "min_sentence_words": self.min_sentence_words,
+            "retrieval": self.retriever.settings.model_dump(exclude={"default_top_k"}),
+            "traits": {name: trait_fingerprint(name) for name in TRAIT_NAMES},
+        }
+        name = prior.get("name", "prior")
+        question_scorer = self._question_reranker()
+        if question_scorer is not None and cross_encoded is not False:
+            described["cross_encoder"] = {
+                "graph_sha256": str(question_scorer.describe().get("graph_sha256", "")),
+                "weight": settings.question_weight, "candidates": settings.question_candidates,
+                "source_kinds": list(settings.question_source_kinds)}
+            name = f"{name} + cross-encoder"
+        return {"name": name,
+                "weights_sha256": hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()}
 
     def claim_scores(self, claim: str, candidates: Candidates, scores: np.ndarray) -> np.ndarray:
         """Scores for a claim: the prior scaled to 0..1, plus ``claim_weight`` x the cross-encoder's probability.

@@ -223,10 +223,10 @@ def test_a_question_is_rescored_only_by_a_cross_encoder_trained_on_questions(has
     question = "Does hand hygiene before patient contact prevent infection?"
     claim_only = PreferWord("alcohol")
     summariser.claim_scorer = claim_only
-    prior_ranking = summariser.scorer.describe()
+    prior_ranking = summariser.describe_ranking()
     plain = summariser.summarise(question, max_sentences=3)
     assert claim_only.calls == [] and not summariser.reranks_questions  # a claim-only graph never reads questions
-    assert summariser.describe_ranking() == prior_ranking
+    assert prior_ranking["name"] == summariser.scorer.describe()["name"] and len(prior_ranking["weights_sha256"]) == 64
 
     both = PreferWord("alcohol", questions=True)
     summariser.claim_scorer = both
@@ -274,6 +274,13 @@ def test_a_question_is_rescored_only_by_a_cross_encoder_trained_on_questions(has
     summariser.settings.question_candidates += 1
     assert summariser.describe_ranking()["weights_sha256"] != ranking["weights_sha256"]
     summariser.settings.question_candidates -= 1
+    # So do the selection settings, with or without the cross-encoder: they decide what is quoted too.
+    for cross_encoded in (None, False):
+        before = summariser.describe_ranking(cross_encoded)["weights_sha256"]
+        summariser.settings.aim_penalty += 0.1
+        assert summariser.describe_ranking(cross_encoded)["weights_sha256"] != before
+        summariser.settings.aim_penalty -= 0.1
+        assert summariser.describe_ranking(cross_encoded)["weights_sha256"] == before
     # With the source priority on, the priority takes part in choosing the document the cross-encoder reads.
     # Here the prior's best sentence is in a paper, and with the priority it is in a guideline.
     priority = SourcePriority.of(SourcePrioritySettings(weight=1.0))
