@@ -176,7 +176,7 @@ class Summariser:
         settings = self.settings
         described: dict[str, object] = {
             "prior_sha256": prior.get("weights_sha256", ""),
-            "selection": settings.model_dump(include=_SELECTION_SETTINGS),
+            "selection": settings.model_dump(include=set(_SELECTION_SETTINGS)),
             "min_sentence_words": self.min_sentence_words,
             "retrieval": self.retriever.settings.model_dump(exclude={"default_top_k"}),
             "traits": {name: trait_fingerprint(name) for name in TRAIT_NAMES},
