@@ -202,6 +202,14 @@ class IndexReader:
         head = int(self.sentence_continued_from[sentence_id])
         return (head, sentence_id) if head >= 0 else (sentence_id,)
 
+    def sentences_in_span(self, document_id: str, page: int, char_start: int, char_end: int) -> list[Sentence]:
+        """The sentences of a page that overlap ``[char_start, char_end)``, in reading order (a search hit's or an
+        added citation's sentences)."""
+        rows = self._connection().execute(
+            "SELECT * FROM sentences WHERE document_id = ? AND page = ? AND char_start < ? AND char_end > ? "
+            "ORDER BY id", (document_id, page, char_end, char_start)).fetchall()
+        return [row_to_sentence(row) for row in rows]
+
     def unit_words(self, ids: np.ndarray) -> np.ndarray:
         """Word counts of the whole sentences the rows belong to (both parts of a sentence cut by a page break)."""
         partner = np.maximum(self.sentence_continuation[ids], self.sentence_continued_from[ids])

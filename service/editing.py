@@ -4,7 +4,8 @@ New wording never replaces the verbatim source: it is kept as ``edited_text``
 beside ``source_text``, the sentence is marked edited, and its verdict goes
 back to ``unverified`` unless the same change sets one.  Added sentences come
 from the index (by sentence id, or by a span such as a search hit's citation),
-so their source text is verbatim by construction.
+so their source text is verbatim by construction; an added span that starts or
+stops inside a sentence cut by a page break brings the sentence's other part.
 """
 
 from __future__ import annotations
@@ -92,10 +93,34 @@ def _new_sentence(addition: SentenceAddition, key: int, evidence: Evidence | Non
                          sentence_id=addition.sentence_id)
 
 
-def _tied_parts(draft: Draft, sentences: list[DraftSentence]) -> tuple[DraftSentence, ...]:
+def _span(citation: Citation) -> tuple[str, int, int, int]:
+    return citation.document_id, citation.page, citation.char_start, citation.char_end
+
+
+def _with_cut_parts(added: DraftSentence, evidence: Evidence, present: set[tuple[str, int, int, int]]
+                    ) -> list[DraftSentence]:
+    """An added span with the parts of sentences cut by a page break that it leaves out, in reading order: the
+    first part before it when it opens with a sentence's end, the end after it when it stops at a first part. A
+    part already in the draft is not added again (and is not tied to the new span); each added part that its
+    partner follows is marked ``continues``. Keys are the added span's key and the ones after it."""
+    parts = evidence.cut_sentence_parts(added.citation)
+    head = parts.head if parts.head is not None and _span(parts.head.citation) not in present else None
+    tail = parts.tail if parts.tail is not None and _span(parts.tail.citation) not in present else None
+    group = [DraftSentence(key=0, citation=head.citation, source_text=head.text, origin="added",
+                           sentence_id=head.sentence_id, continues=True)] if head else []
+    group.append(replace(added, continues=tail is not None))
+    if tail is not None:
+        group.append(DraftSentence(key=0, citation=tail.citation, source_text=tail.text, origin="added",
+                                   sentence_id=tail.sentence_id))
+    return [replace(part, key=added.key + i) for i, part in enumerate(group)]
+
+
+def _tied_parts(draft: Draft, sentences: list[DraftSentence], new_ties: dict[int, int]) -> tuple[DraftSentence, ...]:
     """``sentences`` in their new order, each first part of a sentence cut by a page break still marked ``continues``
-    only while its end follows it: an edit that removes, moves or separates the end unties the two parts."""
+    only while its end follows it: an edit that removes, moves or separates the end unties the two parts.
+    ``new_ties`` maps the key of each first part added by this edit to its end's key."""
     end_of = {s.key: draft.sentences[i + 1].key for i, s in enumerate(draft.sentences[:-1]) if s.continues}
+    end_of.update(new_ties)
     return tuple(
         replace(s, continues=False)
         if s.continues and (i + 1 == len(sentences) or end_of.get(s.key) != sentences[i + 1].key) else s
@@ -131,19 +156,23 @@ def apply_change(draft: Draft, change: DraftChange,
         order.remove(key)
     next_key = draft.next_key
     search = dict(draft.search)
+    new_ties: dict[int, int] = {}
     for addition in change.add:
-        sentence = _new_sentence(addition, next_key, evidence)
-        span = (sentence.citation.document_id, sentence.citation.page, sentence.citation.char_start,
-                sentence.citation.char_end)
-        if any((s.citation.document_id, s.citation.page, s.citation.char_start, s.citation.char_end) == span
-               for s in by_key.values()):
-            raise InvalidRequestError(f"that span of {sentence.citation.title!r} page {sentence.citation.page} "
+        added = _new_sentence(addition, next_key, evidence)
+        present = {_span(s.citation) for s in by_key.values()}
+        if _span(added.citation) in present:
+            raise InvalidRequestError(f"that span of {added.citation.title!r} page {added.citation.page} "
                                       "is already in the draft")
-        next_key += 1
-        by_key[sentence.key] = sentence
+        assert evidence is not None  # _new_sentence raised otherwise
+        group = _with_cut_parts(added, evidence, present)
+        next_key += len(group)
         position = len(order) if addition.position is None else max(0, min(addition.position, len(order)))
-        order.insert(position, sentence.key)
-        after.setdefault("added", []).append(sentence_snapshot(sentence))
+        for offset, sentence in enumerate(group):
+            by_key[sentence.key] = sentence
+            order.insert(position + offset, sentence.key)
+            after.setdefault("added", []).append(sentence_snapshot(sentence))
+            if sentence.continues:
+                new_ties[sentence.key] = sentence.key + 1
         if addition.query and addition.query not in search.get("queries", []):
             search["queries"] = [*search.get("queries", []), addition.query]
     if change.order is not None:
@@ -151,7 +180,7 @@ def apply_change(draft: Draft, change: DraftChange,
             raise InvalidRequestError(f"order must list each of the draft's sentences once: {sorted(order)}")
         before["order"], after["order"] = list(order), list(change.order)
         order = list(change.order)
-    updated = replace(draft, sentences=_tied_parts(draft, [by_key[k] for k in order]), next_key=next_key,
+    updated = replace(draft, sentences=_tied_parts(draft, [by_key[k] for k in order], new_ties), next_key=next_key,
                       search=search)
     for field_name in ("bottom_line", "caveats"):
         value = getattr(change, field_name)

@@ -5,12 +5,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from evsum.engine import Engine
 from evsum.errors import NotFoundError
 from evsum.records import Citation, Document, Pico, SearchFilters, Summary
 from evsum.retrieval import SourcePriority
+
+
+@dataclass(frozen=True, slots=True)
+class SentencePart:
+    """One part of a sentence that a page break cut in two: its sentence id, citation and verbatim text."""
+
+    sentence_id: int
+    citation: Citation
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CutSentenceParts:
+    """What a cited span leaves out of sentences cut by a page break: ``head`` is the first part (on the page
+    before) of the sentence whose end the span starts with, ``tail`` the end (on the next page) of the sentence
+    whose first part the span ends with; ``None`` where the span starts or ends with a whole sentence."""
+
+    head: SentencePart | None = None
+    tail: SentencePart | None = None
 
 
 class Evidence(Protocol):
@@ -44,6 +64,10 @@ class Evidence(Protocol):
 
     def span(self, document_id: str, page: int, char_start: int, char_end: int) -> tuple[Citation, str]:
         """The citation and verbatim text of a span of a page; ``InvalidRequestError`` if out of range."""
+        ...
+
+    def cut_sentence_parts(self, citation: Citation) -> CutSentenceParts:
+        """The parts of sentences cut by a page break that a cited span leaves out (``CutSentenceParts``)."""
         ...
 
     def metadata(self, document_id: str) -> dict[str, str]:
@@ -104,6 +128,26 @@ class EngineEvidence:
                             doc_type=document.source.doc_type.value, year=document.source.year,
                             issuer=document.source.issuer)
         return citation, text[char_start:char_end]
+
+    def cut_sentence_parts(self, citation: Citation) -> CutSentenceParts:
+        """The first part of a cut sentence whose end opens the span, and the end of one whose first part closes
+        it (``IndexReader.sentence_continuation``); a span that starts or stops inside a sentence is not extended."""
+        reader = self._engine.reader
+        inside = reader.sentences_in_span(citation.document_id, citation.page, citation.char_start,
+                                          citation.char_end)
+        if not inside:
+            return CutSentenceParts()
+        first, last = inside[0], inside[-1]
+        head = int(reader.sentence_continued_from[first.id]) if citation.char_start <= first.char_start else -1
+        tail = int(reader.sentence_continuation[last.id]) if citation.char_end >= last.char_end else -1
+
+        def part(sentence_id: int) -> SentencePart | None:
+            if sentence_id < 0:
+                return None
+            (sentence,) = reader.sentences([sentence_id])
+            return SentencePart(sentence_id, reader.citation(sentence), sentence.text)
+
+        return CutSentenceParts(head=part(head), tail=part(tail))
 
     def metadata(self, document_id: str) -> dict[str, str]:
         """Document metadata with the title and source kind added."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from evsum.errors import InvalidRequestError, NotFoundError
 from evsum.records import Citation, Pico, SearchFilters, Summary, SummarySentence
 from evsum.retrieval import SourcePriority
+from service.evidence import CutSentenceParts
 
 PAGE = ("Hand hygiene reduces infections. Alcohol-based hand rub is preferred. "
         "Gloves do not replace hand hygiene. Soap and water are needed for visible soil.")
@@ -64,6 +65,10 @@ class FakeEvidence:
         if not 0 <= char_start < char_end <= len(PAGE):
             raise InvalidRequestError("offsets out of range")
         return self._citation(char_start, char_end), PAGE[char_start:char_end]
+
+    def cut_sentence_parts(self, citation: Citation) -> CutSentenceParts:
+        """Nothing is cut: the fake has one page."""
+        return CutSentenceParts()
 
     def metadata(self, document_id: str) -> dict[str, str]:
         """Publisher, DOI and licence."""

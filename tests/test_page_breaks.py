@@ -149,3 +149,56 @@ def test_the_plain_text_summary_puts_a_cut_sentence_on_one_line() -> None:
     assert "  Hand rub is recommended by the WHO because of its activity against bacteria. [1][2]\n" in text
     assert "  Gloves do not replace hand hygiene. [3]\n" in text
     assert "  [1] CDC, p. 8, chars 3524-3558" in text and "  [2] CDC, p. 9, chars 0-41" in text
+
+
+def _empty_draft(snapshot_id: str) -> Any:
+    from datetime import UTC, datetime
+
+    from service.domain import Draft, DraftState
+
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    return Draft(id=1, question="Why hand rub?", pico=None, state=DraftState.DRAFT, version=1, author="lib",
+                 max_sentences=3, snapshot_id=snapshot_id, search={}, sentences=(), next_key=1, created_at=now,
+                 updated_at=now)
+
+
+def test_a_librarian_who_adds_one_part_of_a_cut_sentence_gets_the_whole_sentence(engine: Engine) -> None:
+    from service.editing import DraftChange, SentenceAddition, apply_change
+    from service.evidence import EngineEvidence
+
+    reader = engine.reader
+    head_id = int(next(i for i in np.flatnonzero(reader.sentence_continuation >= 0)
+                       if reader.sentences([int(i)])[0].text.endswith("(WHO)")))
+    tail_id = int(reader.sentence_continuation[head_id])
+    (head,) = reader.sentences([head_id])
+    (tail,) = reader.sentences([tail_id])
+    (passage,) = reader.passages([head.passage_id])  # a search hit: the passage that ends with the first part
+    assert passage.char_end == head.char_end and passage.page == 8
+    evidence = EngineEvidence(engine)
+    draft = _empty_draft(evidence.snapshot_id)
+
+    # The search hit ends with the first part: its end on page 9 follows it, and the two are tied.
+    added, _, after = apply_change(draft, DraftChange(add=(SentenceAddition(
+        document_id=passage.document_id, page=passage.page, char_start=passage.char_start,
+        char_end=passage.char_end, query="hand rub"),)), evidence)
+    assert [(s.citation.page, s.source_text[-5:], s.continues) for s in added.sentences] == [
+        (8, "(WHO)", True), (9, tail.text[-5:], False)]
+    assert added.sentences[1].sentence_id == tail_id and added.sentences[1].source_text == tail.text
+    assert [s.key for s in added.sentences] == [1, 2] and added.next_key == 3 and len(after["added"]) == 2
+    for sentence in added.sentences:  # each part verbatim on its own page
+        page = reader.page(sentence.citation.document_id, sentence.citation.page)
+        assert page.text[sentence.citation.char_start:sentence.citation.char_end] == sentence.source_text
+
+    # The end alone, by sentence id: its first part on page 8 comes before it.
+    by_id, _, _ = apply_change(draft, DraftChange(add=(SentenceAddition(sentence_id=tail_id),)), evidence)
+    assert [(s.sentence_id, s.continues) for s in by_id.sentences] == [(head_id, True), (tail_id, False)]
+    assert by_id.sentences[0].citation.char_start == head.char_start
+
+    # A part already in the draft is not added twice (and the sentence added next to it is not tied to it).
+    again, _, _ = apply_change(by_id, DraftChange(remove=(2,), add=(SentenceAddition(sentence_id=tail_id),)),
+                               evidence)
+    assert [(s.sentence_id, s.continues) for s in again.sentences] == [(head_id, False), (tail_id, False)]
+    # A sentence that no page break cut is added alone.
+    whole = next(s for s in reader.sentences(list(range(head_id - 5, head_id))) if s.page == 8)
+    plain, _, _ = apply_change(draft, DraftChange(add=(SentenceAddition(sentence_id=whole.id),)), evidence)
+    assert [(s.sentence_id, s.continues) for s in plain.sentences] == [(whole.id, False)]
