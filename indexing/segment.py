@@ -7,6 +7,7 @@ passages never cross a page, a section or a role change.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import syntok.segmenter as syntok
@@ -32,11 +33,18 @@ class Span:
     section: str | None
 
 
+#: A sentence that syntok starts with the full stop of the sentence before: "(see Fig. 2)" ". We next ...".
+_STRAY_END = re.compile(r"[.!?;:]+(?=\s|$)")
+
+
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """Sentence spans of ``text`` as (start, end) pairs, shifted by ``offset``.
 
     Uses syntok, which keeps abbreviations (e.g., Fig., et al.), decimals and
     citations inside sentences.  Leading and trailing whitespace is excluded.
+    Where syntok ends a sentence at a closing bracket and starts the next with
+    that sentence's full stop (". Because ..."), the stop is given back to the
+    sentence it ends, so neither is quoted with stray punctuation.
     """
     spans: list[tuple[int, int]] = []
     for paragraph in syntok.analyze(text):
@@ -46,9 +54,16 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
                 continue
             start = tokens[0].offset
             end = tokens[-1].offset + len(tokens[-1].value)
+            stray = _STRAY_END.match(text, start, end)
+            if stray:
+                if spans and not text[spans[-1][1]:start].strip():
+                    spans[-1] = (spans[-1][0], stray.end())
+                start = stray.end()
+                while start < end and text[start].isspace():
+                    start += 1
             if end > start and text[start:end].strip():
-                spans.append((start + offset, end + offset))
-    return spans
+                spans.append((start, end))
+    return [(start + offset, end + offset) for start, end in spans]
 
 
 def _region_spans(page: ParsedPage, region: Region) -> list[Span]:

@@ -25,6 +25,17 @@ def test_split_sentences_keeps_abbreviations_and_decimals() -> None:
     ]
 
 
+def test_a_full_stop_after_a_bracket_ends_its_own_sentence_not_the_next() -> None:
+    # syntok ends the sentence at "(Figures 1D and 1E)" and starts the next with its full stop.
+    text = "Peaks rose by 48 hours. (Figures 1D and 1E). We next considered motifs. A dose of .5 mg was given."
+    pieces = [text[a:b] for a, b in split_sentences(text)]
+    assert pieces == ["Peaks rose by 48 hours.", "(Figures 1D and 1E).", "We next considered motifs.",
+                      "A dose of .5 mg was given."]
+    # Stray punctuation with nothing before it is left out of the sentence; offsets stay verbatim.
+    text = ". Cells were allowed to attach overnight (16 h)."
+    assert [text[a - 5:b - 5] for a, b in split_sentences(text, offset=5)] == [text[2:]]
+
+
 def _source(text: str, regions: list[Region]) -> ParsedSource:
     return ParsedSource(title="t", pages=[ParsedPage(1, text)], regions=regions)
 
