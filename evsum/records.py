@@ -188,8 +188,9 @@ class SummarySentence:
 
 def whole_sentence_groups(continues: Sequence[bool]) -> list[list[int]]:
     """Indices of a summary's quotes grouped into whole sentences, given each quote's ``continues`` flag: a quote
-    alone, or the two parts of a sentence that a page break cut in two, which are shown together (never more than
-    two: a second part does not continue)."""
+    alone, or quotes each of which runs on into the next, shown together. The summariser's parts of a sentence
+    that a page break cut in two come in pairs; a librarian's added span can run on at both ends (it opens with
+    the end of one cut sentence and closes with the first part of another), which makes three."""
     groups: list[list[int]] = []
     joined = False
     for index, flag in enumerate(continues):
@@ -197,7 +198,7 @@ def whole_sentence_groups(continues: Sequence[bool]) -> list[list[int]]:
             groups[-1].append(index)
         else:
             groups.append([index])
-        joined = bool(flag) and len(groups[-1]) == 1
+        joined = bool(flag)
     return groups
 
 

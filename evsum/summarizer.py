@@ -33,10 +33,12 @@ from indexing.sentence_traits import TRAIT_NAMES, trait_fingerprint
 from models.claim_scorer import PairScorer, trained_on_questions
 from models.scorer import SentenceScorer
 
-#: The summary settings that decide which sentences a question's summary quotes (``describe_ranking``); the length
-#: of a summary is the request's, and claim checks are described by their own scorer.
+#: The summary settings that decide which sentences a question's summary quotes (``describe_ranking``): the word
+#: budget too, which drafts and saved questions take from the settings. Claim checks are described by their own
+#: scorer; the source priority is a saved question's own.
 _SELECTION_SETTINGS = frozenset({"candidate_passages", "candidate_sentences", "mmr_lambda", "aim_penalty",
-                                 "max_redundancy", "per_document_cap", "over_cap_penalty", "min_relevance"})
+                                 "max_redundancy", "per_document_cap", "over_cap_penalty", "min_relevance",
+                                 "max_words"})
 _NO_CLAIM_SCORER = ("no claim scorer is installed: models/weights/claim_cross_encoder-int8.onnx is missing "
                     "(run 'evsum train-claim-scorer')")
 NO_EVIDENCE_MESSAGE = (
@@ -166,7 +168,7 @@ class Summariser:
     def describe_ranking(self, cross_encoded: bool | None = None) -> dict[str, str]:
         """What ranks and chooses a question's sentences, as drafts and saved questions record it: a name and a
         digest of everything that decides which sentences a summary quotes. The digest covers the prior's weights,
-        the selection settings (candidate counts, MMR, redundancy and per-document cap, aim penalty), the retrieval
+        the selection settings (candidate counts, MMR, redundancy and per-document cap, aim penalty, word budget), the retrieval
         settings, the definitions of the sentence traits the ranking reads and, when the cross-encoder re-scores,
         its graph, weight, candidate count and document kinds; so a saved question's rerun knows when a change in
         the code or its settings, not in the evidence, may explain a change in what it cites. ``cross_encoded``

@@ -35,6 +35,15 @@ class Span:
 
 #: A sentence that syntok starts with the full stop of the sentence before: "(see Fig. 2)" ". We next ...".
 _STRAY_END = re.compile(r"[.!?;:]+(?=\s|$)")
+#: Stops repeated after a sentence's own, separated by spaces ("(Fig. 2). ."): not part of the sentence.
+_DOUBLED_END = re.compile(r"(?<=[.!?;:])(?:\s+[.!?;:]+)+$")
+
+
+def _gives_back(text: str, previous: tuple[int, int], stray_start: int) -> bool:
+    """Whether a stray stop at ``stray_start`` ends the ``previous`` span: it follows on the same line, and the
+    span does not already end with a stop of its own."""
+    gap = text[previous[1]:stray_start]
+    return not gap.strip() and "\n" not in gap and text[previous[1] - 1] not in ".!?;:"
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -44,7 +53,9 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
     citations inside sentences.  Leading and trailing whitespace is excluded.
     Where syntok ends a sentence at a closing bracket and starts the next with
     that sentence's full stop (". Because ..."), the stop is given back to the
-    sentence it ends, so neither is quoted with stray punctuation.
+    sentence it ends, so neither is quoted with stray punctuation (a stop after
+    one of its own, or on a new line, is dropped).  A span with no letter or
+    digit is not a sentence.
     """
     spans: list[tuple[int, int]] = []
     for paragraph in syntok.analyze(text):
@@ -56,12 +67,15 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
             end = tokens[-1].offset + len(tokens[-1].value)
             stray = _STRAY_END.match(text, start, end)
             if stray:
-                if spans and not text[spans[-1][1]:start].strip():
+                if spans and _gives_back(text, spans[-1], start):
                     spans[-1] = (spans[-1][0], stray.end())
                 start = stray.end()
                 while start < end and text[start].isspace():
                     start += 1
-            if end > start and text[start:end].strip():
+            doubled = _DOUBLED_END.search(text, start, end)
+            if doubled:  # "... (Fig. 2). ." ends at its first stop
+                end = doubled.start()
+            if end > start and any(c.isalnum() for c in text[start:end]):
                 spans.append((start, end))
     return [(start + offset, end + offset) for start, end in spans]
 

@@ -4,8 +4,10 @@ New wording never replaces the verbatim source: it is kept as ``edited_text``
 beside ``source_text``, the sentence is marked edited, and its verdict goes
 back to ``unverified`` unless the same change sets one.  Added sentences come
 from the index (by sentence id, or by a span such as a search hit's citation),
-so their source text is verbatim by construction; an added span that starts or
-stops inside a sentence cut by a page break brings the sentence's other part.
+so their source text is verbatim by construction.  An added span that opens with
+the end of a sentence cut by a page break, or closes with its first part, brings
+the other part beside it (after the change's ``order``, with the next free keys),
+and the two are tied by ``continues``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from evsum.errors import IndexNotReadyError, InvalidRequestError
 from evsum.records import Citation
 from service.domain import Draft, DraftSentence, SentenceStatus, sentence_snapshot
-from service.evidence import Evidence
+from service.evidence import Evidence, SentencePart
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,34 +99,54 @@ def _span(citation: Citation) -> tuple[str, int, int, int]:
     return citation.document_id, citation.page, citation.char_start, citation.char_end
 
 
-def _with_cut_parts(added: DraftSentence, evidence: Evidence, present: set[tuple[str, int, int, int]]
-                    ) -> list[DraftSentence]:
-    """An added span with the parts of sentences cut by a page break that it leaves out, in reading order: the
-    first part before it when it opens with a sentence's end, the end after it when it stops at a first part. A
-    part already in the draft is not added again (and is not tied to the new span); each added part that its
-    partner follows is marked ``continues``. Keys are the added span's key and the ones after it."""
-    parts = evidence.cut_sentence_parts(added.citation)
-    head = parts.head if parts.head is not None and _span(parts.head.citation) not in present else None
-    tail = parts.tail if parts.tail is not None and _span(parts.tail.citation) not in present else None
-    group = [DraftSentence(key=0, citation=head.citation, source_text=head.text, origin="added",
-                           sentence_id=head.sentence_id, continues=True)] if head else []
-    group.append(replace(added, continues=tail is not None))
-    if tail is not None:
-        group.append(DraftSentence(key=0, citation=tail.citation, source_text=tail.text, origin="added",
-                                   sentence_id=tail.sentence_id))
-    return [replace(part, key=added.key + i) for i, part in enumerate(group)]
+def _part_sentence(part: SentencePart, key: int) -> DraftSentence:
+    return DraftSentence(key=key, citation=part.citation, source_text=part.text, origin="added",
+                         sentence_id=part.sentence_id)
 
 
-def _tied_parts(draft: Draft, sentences: list[DraftSentence], new_ties: dict[int, int]) -> tuple[DraftSentence, ...]:
+def _add_cut_parts(added_keys: list[int], by_key: dict[int, DraftSentence], order: list[int], next_key: int,
+                   evidence: Evidence) -> int:
+    """Put beside each added span the parts of sentences cut by a page break that it leaves out: the first part
+    before it when it opens with a sentence's end, the end after it when it closes with a first part. A part
+    already in the draft is not added again. New keys follow ``next_key`` (the explicitly added sentences keep
+    theirs); ``added_keys``, ``by_key`` and ``order`` are updated in place. Returns the next free key."""
+    for key in list(added_keys):
+        parts = evidence.cut_sentence_parts(by_key[key].citation)
+        for part, after in ((parts.head, False), (parts.tail, True)):
+            if part is None or _span(part.citation) in {_span(s.citation) for s in by_key.values()}:
+                continue
+            by_key[next_key] = _part_sentence(part, next_key)
+            order.insert(order.index(key) + after, next_key)
+            added_keys.append(next_key)
+            next_key += 1
+    return next_key
+
+
+def _runs_on(first: DraftSentence, second: DraftSentence, evidence: Evidence) -> bool:
+    """Whether ``first`` closes with the first part of a sentence cut by a page break and ``second`` opens with
+    its end."""
+    tail = evidence.cut_sentence_parts(first.citation).tail
+    return tail is not None and (tail.citation.document_id, tail.citation.page, tail.citation.char_start) == (
+        second.citation.document_id, second.citation.page, second.citation.char_start)
+
+
+def _tied_parts(draft: Draft, sentences: list[DraftSentence], added: set[int],
+                evidence: Evidence | None) -> tuple[DraftSentence, ...]:
     """``sentences`` in their new order, each first part of a sentence cut by a page break still marked ``continues``
-    only while its end follows it: an edit that removes, moves or separates the end unties the two parts.
-    ``new_ties`` maps the key of each first part added by this edit to its end's key."""
+    only while its end follows it: an edit that removes, moves or separates the end unties the two parts. A
+    sentence added by this edit is tied to a neighbour that the page break cut it from."""
     end_of = {s.key: draft.sentences[i + 1].key for i, s in enumerate(draft.sentences[:-1]) if s.continues}
-    end_of.update(new_ties)
-    return tuple(
-        replace(s, continues=False)
-        if s.continues and (i + 1 == len(sentences) or end_of.get(s.key) != sentences[i + 1].key) else s
-        for i, s in enumerate(sentences))
+    tied = []
+    for i, s in enumerate(sentences):
+        following = sentences[i + 1] if i + 1 < len(sentences) else None
+        if following is None:
+            continues = False
+        elif evidence is not None and (s.key in added or following.key in added):
+            continues = _runs_on(s, following, evidence)
+        else:
+            continues = s.continues and end_of.get(s.key) == following.key
+        tied.append(s if continues == s.continues else replace(s, continues=continues))
+    return tuple(tied)
 
 
 def apply_change(draft: Draft, change: DraftChange,
@@ -156,23 +178,17 @@ def apply_change(draft: Draft, change: DraftChange,
         order.remove(key)
     next_key = draft.next_key
     search = dict(draft.search)
-    new_ties: dict[int, int] = {}
+    added_keys: list[int] = []
     for addition in change.add:
         added = _new_sentence(addition, next_key, evidence)
-        present = {_span(s.citation) for s in by_key.values()}
-        if _span(added.citation) in present:
+        if _span(added.citation) in {_span(s.citation) for s in by_key.values()}:
             raise InvalidRequestError(f"that span of {added.citation.title!r} page {added.citation.page} "
                                       "is already in the draft")
-        assert evidence is not None  # _new_sentence raised otherwise
-        group = _with_cut_parts(added, evidence, present)
-        next_key += len(group)
+        next_key += 1
+        by_key[added.key] = added
         position = len(order) if addition.position is None else max(0, min(addition.position, len(order)))
-        for offset, sentence in enumerate(group):
-            by_key[sentence.key] = sentence
-            order.insert(position + offset, sentence.key)
-            after.setdefault("added", []).append(sentence_snapshot(sentence))
-            if sentence.continues:
-                new_ties[sentence.key] = sentence.key + 1
+        order.insert(position, added.key)
+        added_keys.append(added.key)
         if addition.query and addition.query not in search.get("queries", []):
             search["queries"] = [*search.get("queries", []), addition.query]
     if change.order is not None:
@@ -180,8 +196,13 @@ def apply_change(draft: Draft, change: DraftChange,
             raise InvalidRequestError(f"order must list each of the draft's sentences once: {sorted(order)}")
         before["order"], after["order"] = list(order), list(change.order)
         order = list(change.order)
-    updated = replace(draft, sentences=_tied_parts(draft, [by_key[k] for k in order], new_ties), next_key=next_key,
-                      search=search)
+    if added_keys:
+        assert evidence is not None  # _new_sentence raised otherwise
+        next_key = _add_cut_parts(added_keys, by_key, order, next_key, evidence)
+    sentences = _tied_parts(draft, [by_key[k] for k in order], set(added_keys), evidence)
+    if added_keys:
+        after["added"] = [sentence_snapshot(s) for s in sentences if s.key in added_keys]
+    updated = replace(draft, sentences=sentences, next_key=next_key, search=search)
     for field_name in ("bottom_line", "caveats"):
         value = getattr(change, field_name)
         if value is not None and value.strip() != getattr(draft, field_name):

@@ -189,15 +189,25 @@ def test_a_librarian_who_adds_one_part_of_a_cut_sentence_gets_the_whole_sentence
         page = reader.page(sentence.citation.document_id, sentence.citation.page)
         assert page.text[sentence.citation.char_start:sentence.citation.char_end] == sentence.source_text
 
-    # The end alone, by sentence id: its first part on page 8 comes before it.
+    # The end alone, by sentence id: its first part on page 8 comes before it, with the next free key.
     by_id, _, _ = apply_change(draft, DraftChange(add=(SentenceAddition(sentence_id=tail_id),)), evidence)
-    assert [(s.sentence_id, s.continues) for s in by_id.sentences] == [(head_id, True), (tail_id, False)]
+    assert [(s.key, s.sentence_id, s.continues) for s in by_id.sentences] == [(2, head_id, True), (1, tail_id, False)]
     assert by_id.sentences[0].citation.char_start == head.char_start
 
-    # A part already in the draft is not added twice (and the sentence added next to it is not tied to it).
-    again, _, _ = apply_change(by_id, DraftChange(remove=(2,), add=(SentenceAddition(sentence_id=tail_id),)),
-                               evidence)
-    assert [(s.sentence_id, s.continues) for s in again.sentences] == [(head_id, False), (tail_id, False)]
+    # Re-adding a removed part next to the other ties them again; a part already present is not added twice.
+    untied, _, _ = apply_change(by_id, DraftChange(remove=(1,)), evidence)
+    assert [(s.sentence_id, s.continues) for s in untied.sentences] == [(head_id, False)]
+    again, _, _ = apply_change(untied, DraftChange(add=(SentenceAddition(sentence_id=tail_id),)), evidence)
+    assert [(s.sentence_id, s.continues) for s in again.sentences] == [(head_id, True), (tail_id, False)]
+    # Both parts asked for in one change, in either order of the request: each added once, tied when adjacent.
+    both, _, _ = apply_change(draft, DraftChange(add=(SentenceAddition(sentence_id=head_id),
+                                                      SentenceAddition(sentence_id=tail_id))), evidence)
+    assert [(s.key, s.sentence_id, s.continues) for s in both.sentences] == [(1, head_id, True), (2, tail_id, False)]
+    # An order given with the additions names the explicitly added keys; the other part joins after it.
+    ordered, _, after = apply_change(by_id, DraftChange(remove=(1, 2), add=(SentenceAddition(sentence_id=tail_id),),
+                                                        order=(3,)), evidence)
+    assert [(s.key, s.sentence_id, s.continues) for s in ordered.sentences] == [(4, head_id, True), (3, tail_id, False)]
+    assert [a["continues"] for a in after["added"]] == [True, False]
     # A sentence that no page break cut is added alone.
     whole = next(s for s in reader.sentences(list(range(head_id - 5, head_id))) if s.page == 8)
     plain, _, _ = apply_change(draft, DraftChange(add=(SentenceAddition(sentence_id=whole.id),)), evidence)

@@ -34,6 +34,13 @@ def test_a_full_stop_after_a_bracket_ends_its_own_sentence_not_the_next() -> Non
     # Stray punctuation with nothing before it is left out of the sentence; offsets stay verbatim.
     text = ". Cells were allowed to attach overnight (16 h)."
     assert [text[a - 5:b - 5] for a, b in split_sentences(text, offset=5)] == [text[2:]]
+    # Not after a stop of its own (syntok keeps a stop on the next line with its sentence); punctuation alone is
+    # not a sentence.
+    for text, expected in (("Treatment (A).\n\n. B was given.", ["Treatment (A).", "B was given."]),
+                           ("Done. . Next we go.", ["Done.", "Next we go."]),
+                           ("It rose (Fig. 2)\n. Then it fell.", ["It rose (Fig. 2)\n.", "Then it fell."]),
+                           ("Fine. . . .", ["Fine."])):
+        assert [text[a:b] for a, b in split_sentences(text)] == expected, text
 
 
 def _source(text: str, regions: list[Region]) -> ParsedSource:

@@ -172,11 +172,12 @@ def test_an_edit_that_separates_the_two_parts_of_a_cut_sentence_unties_them(work
         assert not any(s.continues for s in changed.sentences), change
 
 
-def test_whole_sentence_groups_never_join_more_than_two_quotes() -> None:
+def test_whole_sentence_groups_join_quotes_that_run_on() -> None:
     from evsum.records import whole_sentence_groups
 
     assert whole_sentence_groups([True, False, False, True]) == [[0, 1], [2], [3]]
-    assert whole_sentence_groups([True, True, False]) == [[0, 1], [2]]
+    assert whole_sentence_groups([True, True, False]) == [[0, 1, 2]]  # an added span tied at both ends
+    assert whole_sentence_groups([False, True]) == [[0], [1]]  # a last quote that continues stands alone
 
 
 def test_upgrading_to_0006_keeps_draft_sentences_as_whole_sentences(store: SqlStore, workflow: Workflow) -> None:

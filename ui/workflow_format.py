@@ -27,15 +27,15 @@ def sentence_line(number: int, sentence: UIDraftSentence) -> str:
 
 
 def whole_sentence_line(numbers: list[int], parts: list[UIDraftSentence]) -> str:
-    """One line for a sentence of a release: one part, or both parts of a sentence cut by a page break (its text
-    joined, every citation marker and page given), with the first part's verdict icon and source type and an edited
+    """One line for a sentence of a release: one part, or the parts of a sentence cut by a page break (its text
+    joined, every citation marker and page given once), with the first part's verdict icon and source type and an edited
     flag if either part was edited."""
     first = parts[0]
     flag = " *(edited — not verbatim)*" if any(p.edited for p in parts) else ""
     kind = f" ({DocType(first.citation.doc_type).label})" if first.citation.doc_type in _DOC_TYPES else ""
     markers = "".join(f"[{n}]" for n in numbers)
-    pages = (f"p. {first.citation.page}" if len(parts) == 1
-             else f"pp. {' and '.join(str(p.citation.page) for p in parts)}")
+    numbered = list(dict.fromkeys(p.citation.page for p in parts))
+    pages = f"p. {numbered[0]}" if len(numbered) == 1 else f"pp. {' and '.join(str(n) for n in numbered)}"
     return (f"{STATUS_ICONS.get(first.status, '')} {' '.join(p.text for p in parts)} "
             f"**{markers}** — {first.citation.title}, {pages}{kind}{flag}")
 
