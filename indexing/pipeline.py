@@ -29,7 +29,7 @@ from indexing.docinfo import source_info
 from indexing.isolation import IsolatedParser, ParseLimits, pdf_parser
 from indexing.late_chunking import TokenEncoder, late_chunk
 from indexing.parsed import ParsedSource
-from indexing.segment import segment
+from indexing.segment import SEGMENTATION_VERSION, segment
 from indexing.sidecar import Sidecar
 from indexing.snapshot import (
     SEARCH_TEXT_VERSION,
@@ -81,6 +81,8 @@ class IndexReport:
     passages: int = 0
     sentences: int = 0
     new_passages: int = 0
+    resplit_documents: int = 0  # unchanged files split again by a newer segmenter (counted in new_documents)
+    outdated_documents: int = 0  # documents still split by an older segmenter: their files were not given
     skipped: list[SkippedSource] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -95,6 +97,10 @@ class IndexReport:
             f"{self.reused_documents} unchanged, {self.removed_documents} removed), {self.pages} pages, "
             f"{self.passages} passages, {self.sentences} sentences, {len(self.skipped)} skipped, "
             f"{len(self.duplicates)} duplicates, {self.seconds:.1f} s ({rate:.1f} new passages/s)"
+            + (f"; {self.resplit_documents} unchanged documents split again by the current segmenter"
+               if self.resplit_documents else "")
+            + (f"; {self.outdated_documents} documents still split by an older segmenter (give their files to "
+               "split them again)" if self.outdated_documents else "")
         )
 
 
@@ -202,6 +208,7 @@ def run_index(
     report.timings["read_s"] = time.perf_counter() - t_read
 
     by_sha = {d.sha256: d for d in existing.values()}
+    outdated = _outdated_segmentation(settings.index_dir, existing)
     keep_ids: set[str] = set()
     new: list[Candidate] = []
     seen_sha: dict[str, str] = {}
@@ -210,8 +217,12 @@ def run_index(
             report.duplicates.append((candidate.source_path, seen_sha[candidate.sha256]))
             continue
         seen_sha[candidate.sha256] = candidate.source_path
-        if candidate.sha256 in by_sha and not _sidecar_changes(by_sha[candidate.sha256], candidate, sidecar):
-            keep_ids.add(by_sha[candidate.sha256].id)
+        known = by_sha.get(candidate.sha256)
+        if known is not None and known.id in outdated:
+            report.resplit_documents += 1
+            new.append(candidate)  # unchanged, but split by an older segmenter: split it again
+        elif known is not None and not _sidecar_changes(known, candidate, sidecar):
+            keep_ids.add(known.id)
         else:  # new content, or a sidecar that now says something else about it: (re-)index it
             new.append(candidate)
 
@@ -225,13 +236,18 @@ def run_index(
         if document.id in replaced_ids:
             continue
         keep_ids.add(document.id)
-    report.removed_documents = len(existing) - len(keep_ids)
+    report.removed_documents = len(existing) - len(keep_ids) - report.resplit_documents  # a re-split one is new
 
     t_parse = time.perf_counter()
     parsed_new = _parse_new(new, parse, report, progress, limits)
     report.timings["parse_s"] = time.perf_counter() - t_parse
     if sidecar is not None:
         _apply_sidecar(parsed_new, sidecar)
+    unparsed = {by_sha[c.sha256].id for c in new if c.parsed is None and c.sha256 in by_sha
+                and by_sha[c.sha256].id in outdated}
+    if unparsed:  # a file to split again that cannot be parsed now: keep the document as it was
+        keep_ids |= unparsed
+        report.resplit_documents -= len(unparsed)
 
     if not parsed_new and report.removed_documents == 0 and existing and not _search_text_outdated(settings.index_dir):
         report.up_to_date = True
@@ -249,7 +265,11 @@ def run_index(
     contents.extend(_build_new(parsed_new, contents, settings, encoder, progress, report))  # split_s, embed_s
 
     t_write = time.perf_counter()
-    info = write_snapshot(settings.index_dir, contents, encoder.name, encoder.dim, keep=settings.keep_snapshots)
+    still_outdated = sorted(outdated & keep_ids)  # kept as they were: their files were not given
+    report.outdated_documents = len(still_outdated)
+    info = write_snapshot(settings.index_dir, contents, encoder.name, encoder.dim, keep=settings.keep_snapshots,
+                          extra={"segmentation_version": SEGMENTATION_VERSION,
+                                 "outdated_segmentation": still_outdated})
     report.timings["write_s"] = time.perf_counter() - t_write
     report.snapshot_id = info.id
     report.documents, report.pages = info.documents, info.pages
@@ -463,6 +483,16 @@ def _encode(encoder: Encoder, texts: list[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32)
     return np.asarray(encoder.encode_passages(texts), dtype=np.float32)
+
+
+def _outdated_segmentation(index_dir: Path, existing: dict[str, Document]) -> set[str]:
+    """Ids of the existing documents that an older segmenter split into sentences (all of them in a snapshot
+    written before ``SEGMENTATION_VERSION``): ``run_index`` splits each again when its file is given."""
+    snapshot = current_snapshot_dir(index_dir)
+    if snapshot is None or not existing:
+        return set()
+    listed = read_info(snapshot).outdated_segmentation(SEGMENTATION_VERSION)
+    return set(existing) if listed is None else listed & set(existing)
 
 
 def _search_text_outdated(index_dir: Path) -> bool:

@@ -33,6 +33,11 @@ class Span:
     section: str | None
 
 
+#: How text is split into sentences. 1: syntok's sentences as they are; 2: a stop that syntok puts at the start of
+#: the next sentence is given back (``split_sentences``). Documents an index split with an older version are split
+#: again when ``evsum index`` is given their files (``indexing.pipeline``).
+SEGMENTATION_VERSION = 2
+
 #: A sentence that syntok starts with the full stop of the sentence before: "(see Fig. 2)" ". We next ...".
 _STRAY_END = re.compile(r"[.!?;:]+(?=\s|$)")
 #: Stops repeated after a sentence's own, separated by spaces ("(Fig. 2). ."): not part of the sentence.

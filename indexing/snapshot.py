@@ -123,6 +123,16 @@ class SnapshotInfo:
         value = self.extra.get("search_text_version", 1)
         return value if isinstance(value, int) else 1
 
+    def outdated_segmentation(self, current_version: int) -> set[str] | None:
+        """Ids of the documents that an older segmenter split into sentences (``indexing.segment``); ``None`` when
+        the whole snapshot predates ``current_version`` (every document). Kept in ``extra``, like
+        ``search_text_version``."""
+        version = self.extra.get("segmentation_version", 1)
+        if not isinstance(version, int) or version < current_version:
+            return None
+        listed = self.extra.get("outdated_segmentation", [])
+        return {str(d) for d in listed} if isinstance(listed, list) else set()
+
 
 def snapshots_root(index_dir: Path) -> Path:
     """Directory that holds every snapshot of ``index_dir``."""

@@ -131,6 +131,57 @@ def test_changed_file_is_reindexed_and_unchanged_vectors_reused(tmp_path: Path) 
                        HashEncoder().encode_passages([who_sentences[10].text])[0], atol=1e-6)
 
 
+def test_documents_split_by_an_older_segmenter_are_split_again_when_their_files_are_given(tmp_path: Path) -> None:
+    import dataclasses
+    import json
+
+    from indexing.segment import SEGMENTATION_VERSION
+    from indexing.snapshot import SNAPSHOT_INFO, read_info
+
+    who = _copy([WHO_DIET], tmp_path / "who")
+    diabetes = _copy([DIABETES_PAPER], tmp_path / "diabetes")
+    settings = make_settings(tmp_path / "index")
+    run_index([who, diabetes], settings.index, HashEncoder(), progress=False)
+    snapshot = current_snapshot_dir(settings.index.index_dir)
+    assert snapshot is not None and read_info(snapshot).outdated_segmentation(SEGMENTATION_VERSION) == set()
+    old = dataclasses.asdict(read_info(snapshot))
+    for key in ("segmentation_version", "outdated_segmentation"):  # as written before the version existed
+        del old["extra"][key]
+    (snapshot / SNAPSHOT_INFO).write_text(json.dumps(old), encoding="utf-8")
+    parsed: list[str] = []
+    from indexing.pdf import parse_pdf
+
+    def counting_parse(path: Path):  # type: ignore[no-untyped-def]
+        parsed.append(path.name)
+        return parse_pdf(path)
+
+    # Only the WHO file is given: it is split again, the paper is kept as it was and stays marked.
+    first = run_index([who], settings.index, HashEncoder(), progress=False, parse_pdf=counting_parse)
+    assert parsed == [WHO_DIET.name] and first.resplit_documents == 1 and first.outdated_documents == 1
+    assert first.new_documents == 1 and first.reused_documents == 1 and first.removed_documents == 0
+    assert "1 documents still split by an older segmenter" in first.summary()
+    reader = IndexReader.open(settings.index.index_dir)
+    paper = next(d.id for d in reader.documents.values() if d.source_path.endswith(DIABETES_PAPER.name))
+    assert len(reader.documents) == 2
+    snapshot = current_snapshot_dir(settings.index.index_dir)
+    assert snapshot is not None and read_info(snapshot).outdated_segmentation(SEGMENTATION_VERSION) == {paper}
+    # A file that cannot be parsed now keeps its document as it was (still marked).
+    def failing_parse(path: Path):  # type: ignore[no-untyped-def]
+        raise RuntimeError("parser crashed")
+
+    failed = run_index([diabetes], settings.index, HashEncoder(), progress=False, parse_pdf=failing_parse)
+    assert failed.resplit_documents == 0 and len(failed.skipped) == 1 and failed.removed_documents == 0
+    assert len(IndexReader.open(settings.index.index_dir).documents) == 2
+    snapshot = current_snapshot_dir(settings.index.index_dir)
+    assert snapshot is not None and read_info(snapshot).outdated_segmentation(SEGMENTATION_VERSION) == {paper}
+    # Then both: only the paper is parsed again; after that nothing is left to do.
+    second = run_index([who, diabetes], settings.index, HashEncoder(), progress=False, parse_pdf=counting_parse)
+    assert parsed == [WHO_DIET.name, DIABETES_PAPER.name] and second.resplit_documents == 1
+    assert second.outdated_documents == 0 and second.reused_documents == 1
+    third = run_index([who, diabetes], settings.index, HashEncoder(), progress=False, parse_pdf=counting_parse)
+    assert third.up_to_date and len(parsed) == 2
+
+
 def _sha(path: Path) -> str:
     from indexing.pipeline import sha256_file
 
