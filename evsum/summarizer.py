@@ -168,10 +168,11 @@ class Summariser:
     def describe_ranking(self, cross_encoded: bool | None = None) -> dict[str, str]:
         """What ranks and chooses a question's sentences, as drafts and saved questions record it: a name and a
         digest of everything that decides which sentences a summary quotes. The digest covers the prior's weights,
-        the selection settings (candidate counts, MMR, redundancy and per-document cap, aim penalty, word budget), the retrieval
-        settings, the definitions of the sentence traits the ranking reads and, when the cross-encoder re-scores,
-        its graph, weight, candidate count and document kinds; so a saved question's rerun knows when a change in
-        the code or its settings, not in the evidence, may explain a change in what it cites. ``cross_encoded``
+        the selection settings (candidate counts, MMR, redundancy and per-document cap, aim penalty, word budget),
+        the retrieval settings, the definitions of the sentence traits the ranking reads and, when the
+        cross-encoder re-scores, its graph, weight, candidate count and document kinds; so a saved question's rerun
+        knows when a change in the code or its settings, not in the evidence, may explain a change in what it
+        cites. ``cross_encoded``
         says whether it re-scored one summary (``Summary.cross_encoded``); ``None`` describes the service: whether
         it can re-score questions, which is what a saved question's rerun compares with its last run."""
         prior = self.scorer.describe()
