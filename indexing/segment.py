@@ -34,21 +34,59 @@ class Span:
 
 
 #: How text is split into sentences. 1: syntok's sentences as they are; 2: a stop that syntok puts at the start of
-#: the next sentence is given back (``split_sentences``). Documents an index split with an older version are split
-#: again when ``evsum index`` is given their files (``indexing.pipeline``).
-SEGMENTATION_VERSION = 2
+#: the next sentence is given back; 3: a bracket that syntok cuts off the end of an unfinished sentence ("... in
+#: outpatient settings" "(e.g., clinics)." or "... to morphine" "(Fig. 1f).") is joined back to it
+#: (``split_sentences``). Documents an index split with an older version are split again when ``evsum index`` is
+#: given their files (``indexing.pipeline``).
+SEGMENTATION_VERSION = 3
 
 #: A sentence that syntok starts with the full stop of the sentence before: "(see Fig. 2)" ". We next ...".
 _STRAY_END = re.compile(r"[.!?;:]+(?=\s|$)")
 #: Stops repeated after a sentence's own, separated by spaces ("(Fig. 2). ."): not part of the sentence.
 _DOUBLED_END = re.compile(r"(?<=[.!?;:])(?:\s+[.!?;:]+)+$")
+#: A bracket that opens a list item ("(4) Masking ...", "(viii) internode ...", "(H) Peptide ..."): not joined.
+_ENUMERATOR = re.compile(r"[(\[](?:\d{1,2}|[ivxlc]{1,5}|[A-Za-z])[)\]]\s")
+_BLANK_LINE = re.compile(r"\n\s*\n")
+#: A stop followed by more text: a new sentence begins.
+_SENTENCE_BREAK = re.compile(r"[.!?]\s+\S")
+
+
+def _same_paragraph(text: str, previous: tuple[int, int], start: int) -> bool:
+    """Whether only spaces and single line breaks lie between the ``previous`` span and ``start``."""
+    gap = text[previous[1]:start]
+    return not gap.strip() and not _BLANK_LINE.search(gap)
 
 
 def _gives_back(text: str, previous: tuple[int, int], stray_start: int) -> bool:
-    """Whether a stray stop at ``stray_start`` ends the ``previous`` span: it follows on the same line, and the
-    span does not already end with a stop of its own."""
-    gap = text[previous[1]:stray_start]
-    return not gap.strip() and "\n" not in gap and text[previous[1] - 1] not in ".!?;:"
+    """Whether a stray stop at ``stray_start`` ends the ``previous`` span: it follows in the same paragraph, and
+    the span does not already end with a stop of its own."""
+    return _same_paragraph(text, previous, stray_start) and text[previous[1] - 1] not in ".!?;:"
+
+
+def _bracket_end(text: str, start: int, end: int) -> int:
+    """The index just past the bracket that opens at ``start`` (nested brackets counted), or ``end`` when it is
+    not closed before ``end``."""
+    depth = 0
+    for index in range(start, end):
+        if text[index] in "([":
+            depth += 1
+        elif text[index] in ")]":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return end
+
+
+def _joins_previous(text: str, previous: tuple[int, int], start: int, end: int) -> bool:
+    """Whether the span ``[start, end)``, which opens with a bracket, is the end of the ``previous`` span that
+    syntok cut before the bracket: the previous span is unfinished (no stop, semicolon, colon or comma at its end)
+    and in the same paragraph, the bracket does not open a list item, and no new sentence starts after the bracket
+    ("(43). Most native T cells ..." is a citation and the next sentence: not joined)."""
+    if text[start] not in "([" or not _same_paragraph(text, previous, start):
+        return False
+    if text[previous[1] - 1] in ".!?;:," or _ENUMERATOR.match(text, start):
+        return False
+    return not _SENTENCE_BREAK.search(text, _bracket_end(text, start, end), end)
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -56,11 +94,13 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
 
     Uses syntok, which keeps abbreviations (e.g., Fig., et al.), decimals and
     citations inside sentences.  Leading and trailing whitespace is excluded.
-    Where syntok ends a sentence at a closing bracket and starts the next with
-    that sentence's full stop (". Because ..."), the stop is given back to the
-    sentence it ends, so neither is quoted with stray punctuation (a stop after
-    one of its own, or on a new line, is dropped).  A span with no letter or
-    digit is not a sentence.
+    Two of syntok's cuts are mended.  Where it ends a sentence at a closing
+    bracket and starts the next with that sentence's full stop (". Because
+    ..."), the stop is given back to the sentence it ends (a stop after one of
+    its own is dropped).  Where it cuts an unfinished sentence before a bracket
+    ("... outpatient settings" "(e.g., clinics)."), the two are one sentence
+    (not when the bracket opens a list item such as "(4)").  A span with no
+    letter or digit is not a sentence.
     """
     spans: list[tuple[int, int]] = []
     for paragraph in syntok.analyze(text):
@@ -80,7 +120,11 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
             doubled = _DOUBLED_END.search(text, start, end)
             if doubled:  # "... (Fig. 2). ." ends at its first stop
                 end = doubled.start()
-            if end > start and any(c.isalnum() for c in text[start:end]):
+            if end <= start or not any(c.isalnum() for c in text[start:end]):
+                continue
+            if spans and _joins_previous(text, spans[-1], start, end):
+                spans[-1] = (spans[-1][0], end)
+            else:
                 spans.append((start, end))
     return [(start + offset, end + offset) for start, end in spans]
 

@@ -17,7 +17,7 @@ FILES = {"dev_questions.jsonl": "dq-", "dev_questions_2.jsonl": "dq2-", "dev_que
          "dev_questions_6.jsonl": "dq6-", "dev_questions_7.jsonl": "dq7-",
          "dev_questions_8.jsonl": "dq8-", "dev_questions_9.jsonl": "dq9-",
          "dev_questions_10.jsonl": "dq10-", "dev_questions_11.jsonl": "dq11-",
-         "dev_questions_12.jsonl": "dq12-"}
+         "dev_questions_12.jsonl": "dq12-", "dev_questions_13.jsonl": "dq13-"}
 FIELDS = {"id", "question", "gold_sources", "gold_sentences", "gold_summary", "page", "kind"}
 
 

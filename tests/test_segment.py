@@ -43,6 +43,26 @@ def test_a_full_stop_after_a_bracket_ends_its_own_sentence_not_the_next() -> Non
         assert [text[a:b] for a, b in split_sentences(text)] == expected, text
 
 
+def test_a_bracket_cut_off_an_unfinished_sentence_is_joined_back_but_list_items_are_not() -> None:
+    import syntok.segmenter as syntok
+
+    text = ("Patients were screened with the test (AUDIT-C) (262,263) (see Recommendations 8 and 12). Because "
+            "depression often coexists, it matters.")
+    cut = [" ".join(t.value for t in s) for p in syntok.analyze(text) for s in p]
+    assert len(cut) == 3, "syntok cuts the sentence before its last bracket (what is mended here)"
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "Patients were screened with the test (AUDIT-C) (262,263) (see Recommendations 8 and 12).",
+        "Because depression often coexists, it matters."]
+    # A finished sentence, a list item and a new paragraph keep their own brackets.
+    for text, expected in (("The trial ended. (A list is given in the appendix.)",
+                            ["The trial ended.", "(A list is given in the appendix.)"]),
+                           ("Three steps were used; (4) masking of regions came last.",
+                            ["Three steps were used; (4) masking of regions came last."]),
+                           ("Reads were aligned to the genome\n\n(Table 1) lists the samples.",
+                            ["Reads were aligned to the genome", "(Table 1) lists the samples."])):
+        assert [text[a:b] for a, b in split_sentences(text)] == expected, text
+
+
 def _source(text: str, regions: list[Region]) -> ParsedSource:
     return ParsedSource(title="t", pages=[ParsedPage(1, text)], regions=regions)
 
